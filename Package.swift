@@ -1,0 +1,69 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// The hot targets are compiled for x86-64-v3 (Haswell: AVX2, FMA, F16C) so that Swift SIMD
+// types lower to vector instructions instead of library calls. The innermost quantized
+// dot products live in CKernels, which picks AVX-512 VNNI / AVX-VNNI / AVX2 / scalar at
+// run time.
+let hotSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "x86-64-v3"]),
+]
+
+let package = Package(
+    name: "Sinkstream",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "sinkstream", targets: ["SinkstreamCLI"]),
+        .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        // File format: memory-mapped GGUF reader and a small writer (tests, fuzz corpus).
+        .target(name: "GGUF"),
+        // Byte-level BPE tokenizer with llama.cpp-compatible pre-tokenizers.
+        .target(name: "Tokenization", swiftSettings: [.unsafeFlags(["-Ounchecked"])]),
+        // Innermost quantized dot-product / GEMM kernels with runtime CPU dispatch.
+        .target(
+            name: "CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-strict-aliasing"])]
+        ),
+        // Swift side of the kernels: thread pool, matmul dispatch, float vector ops.
+        .target(name: "Kernels", dependencies: ["CKernels", "GGUF"], swiftSettings: hotSwiftSettings),
+        // The llama architecture: weights, configuration, forward pass.
+        .target(
+            name: "Model",
+            dependencies: ["GGUF", "Tokenization", "Kernels", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: hotSwiftSettings
+        ),
+        // Streaming attention: KV caches for every mode, chunked scoring, document reader.
+        .target(name: "Streaming", dependencies: ["Model", "Kernels", "Tokenization"], swiftSettings: hotSwiftSettings),
+        // Persistent runs on SQLite (GRDB).
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Perplexity over document length: tables, CSV, JSON, SVG.
+        .target(name: "Report"),
+        // Long-document tasks: sections, chat templates, generation.
+        .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization"]),
+        .executableTarget(
+            name: "SinkstreamCLI",
+            dependencies: [
+                "GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Resources")]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization"]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
