@@ -1,12 +1,12 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// The hot targets are compiled for x86-64-v3 (Haswell: AVX2, FMA, F16C) so that Swift SIMD
+// The hot targets are compiled for Haswell (AVX2, FMA, F16C) so that Swift SIMD
 // types lower to vector instructions instead of library calls. The innermost quantized
 // dot products live in CKernels, which picks AVX-512 VNNI / AVX-VNNI / AVX2 / scalar at
 // run time.
 let hotSwiftSettings: [SwiftSetting] = [
-    .unsafeFlags(["-Ounchecked", "-target-cpu", "x86-64-v3"]),
+    .unsafeFlags(["-Ounchecked", "-target-cpu", "haswell"]),
 ]
 
 let package = Package(
@@ -56,14 +56,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "GGUFTests", dependencies: ["GGUF"]),
-        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF"], resources: [.copy("Resources")]),
-        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization"]),
-        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model"]),
-        .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "ReportTests", dependencies: ["Report"]),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks"]),
+        // Fixture lookup, the real-model locator and a tiny random-weight model writer.
+        .target(name: "TestSupport", dependencies: ["GGUF"], path: "Tests/TestSupport"),
+        .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
+        .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF", "TestSupport"]),
+        .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization", "TestSupport"]),
+        .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model", "TestSupport"]),
+        .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

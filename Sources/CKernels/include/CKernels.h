@@ -1,0 +1,165 @@
+// CKernels: the innermost quantized GEMM / GEMV kernels of Sinkstream, with run-time CPU
+// dispatch (AVX-512 VNNI, AVX-VNNI 256-bit, AVX2 maddubs, scalar C).
+//
+// Conventions
+// - Weights are row-major matrices W[rows][cols] in ggml block formats; a row of a quantized
+//   type is cols/32 blocks (cols must be a multiple of 32 for Q4_0, Q4_1 and Q8_0).
+// - Activations A[ntok][cols]; results out[t*ldo + r] = sum_k W[r][k] * A[t][k].
+// - Every function may be called concurrently from several threads on disjoint outputs.
+// - Determinism: for a given ISA, every output value is bit-identical whatever the row range
+//   [row_begin,row_end) of the call, the number of tokens, and the position of the element in
+//   the register tile. The quantized GEMM (ss_gemm_q) is moreover bit-identical across all four
+//   ISAs (every path performs the same per-block float operations, with fused multiply-adds).
+#ifndef SINKSTREAM_CKERNELS_H
+#define SINKSTREAM_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ggml tensor type ids.
+#define SS_TYPE_F32 0
+#define SS_TYPE_F16 1
+#define SS_TYPE_Q4_0 2
+#define SS_TYPE_Q4_1 3
+#define SS_TYPE_Q8_0 8
+#define SS_TYPE_BF16 30
+
+// Instruction-set paths, in increasing preference.
+#define SS_ISA_SCALAR 0
+#define SS_ISA_AVX2 1
+#define SS_ISA_AVXVNNI 2
+#define SS_ISA_AVX512VNNI 3
+
+// Number of elements in one quantization block (ggml QK).
+#define SS_QK 32
+
+// ---------------------------------------------------------------------------------------------
+// CPU dispatch
+// ---------------------------------------------------------------------------------------------
+
+/// Detects the CPU (cpuid + xgetbv) and selects the best ISA path, once. The environment
+/// variable SINKSTREAM_ISA=scalar|avx2|avxvnni|avx512vnni overrides the choice when that path
+/// is supported. Called implicitly by every other function; calling it again does nothing.
+void ss_init(void);
+
+/// The ISA path currently selected (one of SS_ISA_*).
+int ss_isa(void);
+
+/// Forces an ISA path (SS_ISA_*). Returns 1 on success, 0 when this CPU (or OS) does not
+/// support it, in which case the selection is unchanged. Affects ss_quantize_act,
+/// ss_pack / ss_packed_size / ss_row_granularity and ss_gemm_f32 from then on; ss_gemm_q always
+/// uses the path recorded in the packed buffer. Not meant to be called while kernels run.
+int ss_set_isa(int isa);
+
+/// 1 when the ISA path `isa` can run on this machine, else 0.
+int ss_isa_supported(int isa);
+
+/// A short static name for an ISA id: "scalar", "avx2", "avxvnni", "avx512vnni" ("?" if unknown).
+const char *ss_isa_name(int isa);
+
+// ---------------------------------------------------------------------------------------------
+// ggml formats
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes of one ggml row of `n` elements of `type` (0 for unknown types or a bad n).
+size_t ss_row_bytes(int type, int64_t n);
+
+/// Dequantizes one ggml row (`n` elements; n % 32 == 0 for quantized types) to floats.
+/// Q4_0: d*(q-8); Q4_1: d*q + m (multiply then add, not fused); Q8_0: d*q; F16/BF16 widened.
+/// Unknown types leave `dst` untouched.
+void ss_dequantize_row(int type, const void *src, int64_t n, float *dst);
+
+// ---------------------------------------------------------------------------------------------
+// Activation quantization
+// ---------------------------------------------------------------------------------------------
+
+/// Layout of one quantized activation block (48 bytes, 32 elements):
+///   float d;        // scale = amax/127 (0 for an all-zero block)
+///   float s;        // d * (float)sum
+///   int32_t sum;    // sum of the 32 quants
+///   int32_t zero;   // reserved, 0
+///   int8_t qs[32];  // quants in [-127, 127]
+/// A quantized row of n elements is n/32 consecutive blocks (ss_act_row_bytes(n) bytes); a batch
+/// of ntok rows passed to ss_gemm_q is ntok consecutive quantized rows.
+typedef struct ss_act_block {
+    float d;
+    float s;
+    int32_t sum;
+    int32_t zero;
+    int8_t qs[SS_QK];
+} ss_act_block;
+
+/// Bytes of one quantized activation row of `n` elements (n % 32 == 0): (n/32) * 48.
+size_t ss_act_row_bytes(int64_t n);
+
+/// Quantizes one activation row of `n` floats (n % 32 == 0) into `dst` (ss_act_row_bytes(n)
+/// bytes). Per 32-block: d = amax/127, id = d != 0 ? 1/d : 0, q = round-half-even(x * id).
+/// Every ISA path computes exactly these float operations, so outputs are bit-identical.
+void ss_quantize_act(const float *x, int64_t n, void *dst);
+
+// ---------------------------------------------------------------------------------------------
+// Weight repacking
+// ---------------------------------------------------------------------------------------------
+
+/// Bytes needed by ss_pack for a rows x cols matrix of `type` (Q4_0, Q4_1, Q8_0) in the layout
+/// of the current ISA: a 64-byte header then tiles of R interleaved rows (R = 16 for AVX-512,
+/// 8 for the 256-bit paths, 1 for scalar; rows padded up to a multiple of R). Per tile and
+/// 32-column block: quants as R-lane dwords (lane r of vector j = bytes 4j..4j+3 of row r's
+/// ggml qs), then R f16 scales d, then (Q4_1) R f16 mins m. Q8_0 quants are stored XOR 0x80
+/// (unsigned) for the VNNI paths. Returns 0 for an unsupported type or cols % 32 != 0.
+size_t ss_packed_size(int type, int64_t rows, int64_t cols);
+
+/// Repacks a ggml matrix `src` (rows x cols of `type`) into `dst` (ss_packed_size bytes) for
+/// the current ISA. Returns 1 on success, 0 for an unsupported type or a bad shape (rows <= 0,
+/// cols <= 0 or cols % 32 != 0), in which case nothing is written.
+int ss_pack(int type, const void *src, int64_t rows, int64_t cols, void *dst);
+
+/// The ISA a packed buffer was packed for, or -1 when `packed` is not a valid packed buffer.
+int ss_packed_isa(const void *packed);
+
+/// The row multiple callers should use when splitting rows between threads for the current
+/// ISA (the tile height R). Any split is correct and gives identical bits; this one avoids
+/// computing a tile twice.
+int64_t ss_row_granularity(int type);
+
+// ---------------------------------------------------------------------------------------------
+// GEMM
+// ---------------------------------------------------------------------------------------------
+
+/// Quantized GEMM: out[t*ldo + r] = sum over blocks b of d_w*d_a*isum_b (+ m_w*s_a for Q4_1),
+/// for r in [row_begin, row_end) and t in [0, ntok). `packed` comes from ss_pack (type, rows,
+/// cols must match it, else nothing is written); `act` holds ntok quantized rows of `cols`
+/// elements (ss_quantize_act). isum is the exact integer dot of the block quants (q-8 for
+/// Q4_0). Per block the float update is acc = fma((float)isum, d_w*d_a, acc) then, for Q4_1,
+/// acc = fma(m_w, s_a, acc), blocks in increasing order: identical bits on every ISA.
+void ss_gemm_q(int type, const void *packed, int64_t rows, int64_t cols, const void *act,
+               int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end);
+
+/// Float reference GEMM (no activation quantization): out[t*ldo + r] = sum_k W[r][k]*act[t*cols+k]
+/// for r in [row_begin, row_end), t in [0, ntok). `w` is the original ggml layout (not packed)
+/// of F32, F16, BF16, Q4_0, Q4_1 or Q8_0 (any cols for float types, cols % 32 == 0 for the
+/// quantized ones). Rows are dequantized with ss_dequantize_row's formulas and dotted with
+/// float FMAs (AVX-512 or AVX2, scalar fallback) in a fixed order.
+void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                 int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end);
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark
+// ---------------------------------------------------------------------------------------------
+
+/// Micro-benchmark on the calling thread: random weights of `type` (rows x cols) and `ntok`
+/// random activation rows; runs ss_gemm_q over all rows `iters` times (after one warm-up) and
+/// returns GOP/s (2 ops per multiply-add). variant 0: packed kernels of the current ISA;
+/// variant 1: a kernel reading the ggml layout directly (AVX-512 VNNI / Q4_1 only, for
+/// comparison; returns -1 when unavailable). Returns -1 on bad arguments.
+double ss_bench_gemm(int type, int64_t rows, int64_t cols, int64_t ntok, int iters, int variant);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

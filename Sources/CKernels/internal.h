@@ -1,0 +1,112 @@
+// Private declarations shared by the CKernels sources.
+#ifndef SINKSTREAM_CKERNELS_INTERNAL_H
+#define SINKSTREAM_CKERNELS_INTERNAL_H
+
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define SS_X86 1
+#include <immintrin.h>
+#else
+#define SS_X86 0
+#endif
+
+#define SS_AI inline __attribute__((always_inline))
+#define SS_T512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,f16c,fma")))
+#define SS_TVNNI256 __attribute__((target("avx2,fma,f16c,avxvnni")))
+#define SS_TAVX2 __attribute__((target("avx2,fma,f16c")))
+
+/// Maximum number of tokens in one register tile (any ISA).
+#define SS_NT_MAX 8
+/// Maximum tile height R (rows interleaved in a packed tile).
+#define SS_R_MAX 16
+
+#define SS_PACK_MAGIC 0x4b505353u /* "SSPK" */
+
+/// 64-byte header at the start of every packed buffer.
+typedef struct ss_pack_header {
+    uint32_t magic;
+    int32_t type;
+    int32_t isa;     // ISA path whose kernels read this layout
+    int32_t R;       // rows per tile
+    int32_t xor80;   // Q8_0 quants stored XOR 0x80
+    int32_t pad0;
+    int64_t rows;
+    int64_t cols;
+    int64_t tiles;
+    uint8_t pad[16];
+} ss_pack_header;
+
+_Static_assert(sizeof(ss_pack_header) == 64, "header is 64 bytes");
+_Static_assert(sizeof(ss_act_block) == 48, "activation block is 48 bytes");
+
+/// Computes one register tile: `nt` tokens (<= the ISA's NT) x R rows, writing tmp[t*R + lane].
+/// `w` points to the tile's first block, `act` to the first token's quantized row.
+typedef void (*ss_tile_fn)(int nt, const uint8_t *w, int64_t nb, const uint8_t *act,
+                           size_t astride, float *tmp);
+
+/// Bytes of one packed tile-block (R rows x 32 columns) of `type`.
+static inline size_t ss_tile_block_bytes(int type, int R) {
+    const size_t qb = type == SS_TYPE_Q8_0 ? 32 : 16;
+    return (size_t)R * qb + (size_t)R * 2 * (type == SS_TYPE_Q4_1 ? 2 : 1);
+}
+
+static inline float ss_f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
+    uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;
+    if (exp == 0) {
+        if (man == 0) {
+            bits = sign;
+        } else {  // subnormal: normalize
+            exp = 127 - 15 + 1;
+            while ((man & 0x400) == 0) { man <<= 1; exp--; }
+            man &= 0x3ff;
+            bits = sign | (exp << 23) | (man << 13);
+        }
+    } else if (exp == 31) {
+        bits = sign | 0x7f800000u | (man << 13);
+    } else {
+        bits = sign | ((exp + 127 - 15) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float ss_bf16_to_f32(uint16_t h) {
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t ss_load_u16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/// Tile functions and token-tile sizes per ISA (NULL when not compiled in).
+ss_tile_fn ss_tile_scalar(int type);
+ss_tile_fn ss_tile_avx2(int type);
+ss_tile_fn ss_tile_avxvnni(int type);
+ss_tile_fn ss_tile_avx512(int type);
+int ss_nt_for_isa(int isa);
+int ss_r_for_isa(int isa);
+
+/// Per-ISA activation quantizers (same bits).
+void ss_quantize_act_scalar(const float *x, int64_t n, ss_act_block *dst);
+void ss_quantize_act_avx2(const float *x, int64_t n, ss_act_block *dst);
+void ss_quantize_act_avx512(const float *x, int64_t n, ss_act_block *dst);
+
+/// Per-ISA float GEMM.
+void ss_gemm_f32_scalar(int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                        int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
+void ss_gemm_f32_avx2(int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                      int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
+void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                        int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
+
+#endif

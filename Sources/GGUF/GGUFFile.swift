@@ -1,0 +1,117 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A GGUF model file (version 2 or 3), memory-mapped read-only and validated on open.
+///
+/// Opening parses the header, all metadata and all tensor infos and checks every tensor's
+/// data range before returning, so later accesses to tensor data cannot go out of bounds.
+/// Tensor data is not copied: `data(of:)` points into the mapping.
+///
+/// `@unchecked Sendable`: every stored property is immutable after `init`, and the object owns
+/// the read-only mapping (unmapped in `deinit`), so sharing it between threads is safe.
+public final class GGUFFile: @unchecked Sendable {
+    /// The path the file was opened with.
+    public let path: String
+    /// The GGUF version (2 or 3).
+    public let version: UInt32
+    /// The data alignment (`general.alignment`, default 32).
+    public let alignment: Int
+    /// The absolute file offset of the data section.
+    public let dataOffset: Int
+    /// The file size in bytes.
+    public let fileSize: Int
+    /// All metadata values by key.
+    public let metadata: [String: GGUFValue]
+    /// The metadata keys in file order.
+    public let metadataKeys: [String]
+    /// The tensor infos in file order.
+    public let tensors: [GGUFTensorInfo]
+
+    private let tensorIndex: [String: Int]
+    private let mapping: UnsafeMutableRawPointer
+
+    /// Opens, maps and validates a GGUF file.
+    ///
+    /// - Parameter path: the file's path.
+    /// - Throws: `GGUFError` naming the file and the first problem found (with its byte offset).
+    public init(path: String) throws(GGUFError) {
+        self.path = path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .openFailed(file: path, reason: GGUFFile.systemError()) }
+        defer { close(fd) }
+
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw .openFailed(file: path, reason: GGUFFile.systemError()) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw .openFailed(file: path, reason: "not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size > 0 else { throw .truncated(file: path, needed: 4, offset: 0, fileSize: 0) }
+        guard let mapped = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0),
+              mapped != UnsafeMutableRawPointer(bitPattern: -1)
+        else {
+            throw .openFailed(file: path, reason: "mmap failed: " + GGUFFile.systemError())
+        }
+
+        let header: GGUFHeader
+        do {
+            header = try GGUFParser.parse(base: UnsafeRawPointer(mapped), size: size, file: path)
+        } catch {
+            munmap(mapped, size)
+            throw error
+        }
+        mapping = mapped
+        fileSize = size
+        version = header.version
+        alignment = header.alignment
+        dataOffset = header.dataOffset
+        metadata = header.metadata
+        metadataKeys = header.metadataKeys
+        tensors = header.tensors
+        tensorIndex = header.tensorIndex
+    }
+
+    deinit {
+        munmap(mapping, fileSize)
+    }
+
+    /// The info of the tensor named `name`, or nil.
+    public func tensor(_ name: String) -> GGUFTensorInfo? {
+        tensorIndex[name].map { tensors[$0] }
+    }
+
+    /// The tensor's bytes inside the mapping, valid while this `GGUFFile` is alive.
+    ///
+    /// Returns an empty buffer if `info` does not describe a range inside this file
+    /// (e.g. it came from another file).
+    public func data(of info: GGUFTensorInfo) -> UnsafeRawBufferPointer {
+        let (start, overflowStart) = dataOffset.addingReportingOverflow(info.offset)
+        let (end, overflowEnd) = start.addingReportingOverflow(info.byteCount)
+        guard !overflowStart, !overflowEnd, info.offset >= 0, info.byteCount >= 0, end <= fileSize else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return UnsafeRawBufferPointer(start: UnsafeRawPointer(mapping) + start, count: info.byteCount)
+    }
+
+    /// The whole mapped file, valid while this `GGUFFile` is alive.
+    public var bytes: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: UnsafeRawPointer(mapping), count: fileSize)
+    }
+
+    /// Throws unless `general.architecture` is present and one of `allowed`.
+    ///
+    /// - Throws: `GGUFError.unsupportedArchitecture` (with `found == nil` when the key is absent).
+    public func requireArchitecture(_ allowed: Set<String>) throws(GGUFError) {
+        let found = string("general.architecture")
+        guard let found, allowed.contains(found) else {
+            throw .unsupportedArchitecture(file: path, found: found, allowed: allowed.sorted())
+        }
+    }
+
+    private static func systemError() -> String {
+        String(cString: strerror(errno))
+    }
+}

@@ -1,0 +1,78 @@
+import CKernels
+
+/// One weight matrix of the model: `rows` output rows of `cols` inputs, in a ggml block format.
+///
+/// The ggml-layout bytes stay in the memory-mapped model file; for the fast path the matrix is
+/// also repacked once into the interleaved layout of the current CPU's micro-kernel. The matrix
+/// owns that packed copy, and is the only place that holds raw pointers into the weights.
+public final class WeightMatrix: @unchecked Sendable {
+    // @unchecked Sendable: immutable after `pack()`, which the loader calls before sharing.
+
+    /// The tensor's name in the model file.
+    public let name: String
+    /// ggml type id (0 F32, 1 F16, 2 Q4_0, 3 Q4_1, 8 Q8_0, 30 BF16).
+    public let typeID: Int32
+    /// Output rows.
+    public let rows: Int
+    /// Inputs per row.
+    public let cols: Int
+    /// Bytes of one row in the ggml layout.
+    public let rowBytes: Int
+    private let raw: UnsafeRawPointer
+    private var packed: UnsafeMutableRawPointer?
+
+    /// Wraps ggml-layout weight bytes that outlive this object (e.g. a memory-mapped file).
+    public init(name: String, typeID: Int32, rows: Int, cols: Int, rowBytes: Int, bytes: UnsafeRawPointer) {
+        self.name = name
+        self.typeID = typeID
+        self.rows = rows
+        self.cols = cols
+        self.rowBytes = rowBytes
+        self.raw = bytes
+    }
+
+    deinit { packed?.deallocate() }
+
+    /// Whether the integer (fast) kernels can use this matrix.
+    public var isQuantized: Bool { typeID == 2 || typeID == 3 || typeID == 8 }
+
+    /// Repacks the weights for the fast kernels (no-op for float types or when already packed).
+    public func pack() {
+        guard isQuantized, packed == nil else { return }
+        let size = ss_packed_size(typeID, Int64(rows), Int64(cols))
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+        ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer)
+        packed = buffer
+    }
+
+    /// Row multiple to use when splitting rows between threads.
+    public var rowGranularity: Int { isQuantized ? Int(ss_row_granularity(typeID)) : 1 }
+
+    /// Bytes held by the packed copy.
+    public var packedBytes: Int { packed == nil ? 0 : ss_packed_size(typeID, Int64(rows), Int64(cols)) }
+
+    /// Dequantizes row `row` into `out` (`cols` floats).
+    public func dequantizeRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {
+        ss_dequantize_row(typeID, raw + row * rowBytes, Int64(cols), out)
+    }
+
+    /// `out[t*ldo + r] = Σ_k W[r][k] · x[t][k]` for `r` in `rowRange`, `t` in `0..<tokens`.
+    ///
+    /// - Parameters:
+    ///   - x: float activations, `tokens × cols` (used by the f32 path and for float weights).
+    ///   - q: the same activations quantized with ``Matmul/quantize`` (used by the fast path).
+    @inline(__always)
+    public func multiply(
+        x: UnsafePointer<Float>, q: UnsafeRawPointer?, tokens: Int, rowRange: Range<Int>,
+        out: UnsafeMutablePointer<Float>, ldo: Int
+    ) {
+        if rowRange.isEmpty { return }
+        if let packed, let q {
+            ss_gemm_q(typeID, packed, Int64(rows), Int64(cols), q, Int64(tokens), out, Int64(ldo),
+                      Int64(rowRange.lowerBound), Int64(rowRange.upperBound))
+        } else {
+            ss_gemm_f32(typeID, raw, Int64(rows), Int64(cols), x, Int64(tokens), out, Int64(ldo),
+                        Int64(rowRange.lowerBound), Int64(rowRange.upperBound))
+        }
+    }
+}

@@ -1,0 +1,171 @@
+import Kernels
+
+/// Scaled dot-product attention of one query token over the cached keys one KV head serves.
+///
+/// Keys are read in slot segments (the sinks, then the recent tokens, split where the ring wraps);
+/// scores come from the transposed key layout, eight slots per vector FMA, and the weighted sum
+/// of values keeps its accumulators in registers. Keys are visited in a fixed order (sinks, then
+/// recent tokens oldest first), so the result does not depend on threads or on chunking.
+enum Attention {
+    /// A run of consecutive slots scored with one of the two query rotations.
+    struct Segment {
+        var slot: Int
+        var count: Int
+        var sink: Bool
+    }
+
+    /// - Parameters:
+    ///   - qRecent: `group` query heads rotated at the token's absolute index.
+    ///   - qSink: the same heads rotated at `view.sinkPosition` (used for sink keys).
+    ///   - scores: scratch of at least `group × (visible keys + 8)` floats.
+    ///   - out: `group` head outputs.
+    @inline(__always)
+    static func attend(
+        qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, token: Int, view: QueryView,
+        storage: KVStorage, layer: Int, kvHead: Int, scores: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        let d = storage.headDimension, stride = storage.slotStride
+        let base = storage.base(layer: layer, head: kvHead)
+        let keys = storage.keys + base, values = storage.values + base
+
+        // Up to three segments: sinks, recent up to the ring's end, recent from the ring's start.
+        var segments = (Segment(slot: 0, count: view.sinkCount, sink: true),
+                        Segment(slot: 0, count: 0, sink: false), Segment(slot: 0, count: 0, sink: false))
+        let recentCount = max(0, token - view.recentFirst + 1)
+        if recentCount > 0 {
+            let first = storage.slot(view.recentFirst)
+            let untilEnd = storage.slotCount - first
+            segments.1 = Segment(slot: first, count: min(recentCount, untilEnd), sink: false)
+            if recentCount > untilEnd {
+                segments.2 = Segment(slot: storage.sinkCapacity, count: recentCount - untilEnd, sink: false)
+            }
+        }
+        let n = view.sinkCount + recentCount
+        let rowStride = n + 8
+        let scale = 1 / Float(d).squareRoot()
+
+        for h in 0..<group {
+            let row = scores + h * rowStride
+            var at = 0
+            for segment in [segments.0, segments.1, segments.2] where segment.count > 0 {
+                let q = (segment.sink ? qSink : qRecent) + h * d
+                score(q: q, keys: keys + segment.slot, stride: stride, count: segment.count, dimension: d,
+                      scale: scale, into: row + at)
+                at += segment.count
+            }
+            softmax(row, count: n)
+            var o = out + h * d
+            at = 0
+            o.update(repeating: 0, count: d)
+            for segment in [segments.0, segments.1, segments.2] where segment.count > 0 {
+                accumulate(weights: row + at, values: values + segment.slot * d, count: segment.count, dimension: d, into: o)
+                at += segment.count
+            }
+            o = out
+        }
+    }
+
+    /// `out[k] = scale · q · key[k]` for `count` consecutive slots of a transposed key block.
+    /// Writes whole 8-slot vectors (up to 7 floats past `count`).
+    @inline(__always)
+    static func score(
+        q: UnsafePointer<Float>, keys: UnsafePointer<Float>, stride: Int, count: Int, dimension d: Int,
+        scale: Float, into out: UnsafeMutablePointer<Float>
+    ) {
+        var k = 0
+        while k + 32 <= count {
+            var a0 = SIMD8<Float>(repeating: 0), a1 = a0, a2 = a0, a3 = a0
+            var row = keys + k
+            for i in 0..<d {
+                let qi = SIMD8<Float>(repeating: q[i])
+                a0.addProduct(qi, VectorMath.load(row))
+                a1.addProduct(qi, VectorMath.load(row + 8))
+                a2.addProduct(qi, VectorMath.load(row + 16))
+                a3.addProduct(qi, VectorMath.load(row + 24))
+                row += stride
+            }
+            VectorMath.store(a0 * scale, to: out + k)
+            VectorMath.store(a1 * scale, to: out + k + 8)
+            VectorMath.store(a2 * scale, to: out + k + 16)
+            VectorMath.store(a3 * scale, to: out + k + 24)
+            k += 32
+        }
+        while k < count {
+            var a0 = SIMD8<Float>(repeating: 0)
+            var row = keys + k
+            for i in 0..<d {
+                a0.addProduct(SIMD8<Float>(repeating: q[i]), VectorMath.load(row))
+                row += stride
+            }
+            VectorMath.store(a0 * scale, to: out + k)
+            k += 8
+        }
+    }
+
+    /// In-place softmax of `count` scores (fixed reduction order).
+    @inline(__always)
+    static func softmax(_ row: UnsafeMutablePointer<Float>, count n: Int) {
+        var maxScore = -Float.infinity
+        for k in 0..<n { maxScore = max(maxScore, row[k]) }
+        var acc = SIMD8<Float>(repeating: 0)
+        var k = 0
+        while k + 8 <= n {
+            let e = VectorMath.exp(VectorMath.load(row + k) - maxScore)
+            VectorMath.store(e, to: row + k)
+            acc += e
+            k += 8
+        }
+        var sum = acc.sum()
+        while k < n {
+            let e = VectorMath.exp(SIMD8<Float>(repeating: row[k] - maxScore))[0]
+            row[k] = e
+            sum += e
+            k += 1
+        }
+        let inverse = 1 / sum
+        k = 0
+        while k + 8 <= n {
+            VectorMath.store(VectorMath.load(row + k) * inverse, to: row + k)
+            k += 8
+        }
+        while k < n { row[k] *= inverse; k += 1 }
+    }
+
+    /// `out += Σ_k weights[k] · values[k]` over `count` value rows.
+    @inline(__always)
+    static func accumulate(
+        weights: UnsafePointer<Float>, values: UnsafePointer<Float>, count: Int, dimension d: Int,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        if d == 64 {
+            var o0 = VectorMath.load(out), o1 = VectorMath.load(out + 8), o2 = VectorMath.load(out + 16), o3 = VectorMath.load(out + 24)
+            var o4 = VectorMath.load(out + 32), o5 = VectorMath.load(out + 40), o6 = VectorMath.load(out + 48), o7 = VectorMath.load(out + 56)
+            var v = values
+            for k in 0..<count {
+                let p = SIMD8<Float>(repeating: weights[k])
+                o0.addProduct(p, VectorMath.load(v)); o1.addProduct(p, VectorMath.load(v + 8))
+                o2.addProduct(p, VectorMath.load(v + 16)); o3.addProduct(p, VectorMath.load(v + 24))
+                o4.addProduct(p, VectorMath.load(v + 32)); o5.addProduct(p, VectorMath.load(v + 40))
+                o6.addProduct(p, VectorMath.load(v + 48)); o7.addProduct(p, VectorMath.load(v + 56))
+                v += 64
+            }
+            VectorMath.store(o0, to: out); VectorMath.store(o1, to: out + 8)
+            VectorMath.store(o2, to: out + 16); VectorMath.store(o3, to: out + 24)
+            VectorMath.store(o4, to: out + 32); VectorMath.store(o5, to: out + 40)
+            VectorMath.store(o6, to: out + 48); VectorMath.store(o7, to: out + 56)
+            return
+        }
+        for k in 0..<count {
+            let p = weights[k], v = values + k * d
+            var i = 0
+            while i + 8 <= d {
+                var o = VectorMath.load(out + i)
+                o.addProduct(SIMD8<Float>(repeating: p), VectorMath.load(v + i))
+                VectorMath.store(o, to: out + i)
+                i += 8
+            }
+            while i < d { out[i] += p * v[i]; i += 1 }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+import Kernels
+
+/// What a forward pass should produce besides filling the cache.
+public enum ForwardOutput {
+    /// Nothing: the tokens only extend the cache (e.g. a prompt).
+    case none
+    /// `nll[i] = −ln p(targets[i] | token i and what it attends to)`; a negative target skips.
+    case losses(targets: [Int32])
+    /// The full logits of the last token of the chunk (for generation).
+    case lastLogits
+}
+
+/// The result of a forward pass.
+public struct ForwardResult: Sendable {
+    /// Per-token losses (`.losses`), `nan` where the target was skipped.
+    public var losses: [Float] = []
+    /// Logits of the last token (`.lastLogits`).
+    public var logits: [Float] = []
+
+    public init(losses: [Float] = [], logits: [Float] = []) {
+        self.losses = losses
+        self.logits = logits
+    }
+}
+
+/// Runs the llama forward pass over chunks of tokens against a ``KVStorage``.
+///
+/// One engine serves one stream at a time; it owns the scratch buffers for chunks of up to
+/// `maxChunk` tokens and a thread pool. Scoring and generation both call ``forward``.
+public final class InferenceEngine {
+    public let model: LlamaModel
+    public let pool: ThreadPool
+    public let maxChunk: Int
+    public let precision: Precision
+    let rope: Rope
+    let c: LlamaConfig
+    private let workspace: Workspace
+
+    /// Output rows handled per block in the fused loss (fixed, so reductions do not depend on
+    /// the thread count).
+    static let vocabularyBlock = 1024
+
+    /// - Parameters:
+    ///   - threads: threads for every parallel step (the caller's included).
+    ///   - maxChunk: the most tokens one ``forward`` call may process.
+    ///   - maxContext: the most keys one query may attend to (sinks + recent).
+    public init(model: LlamaModel, threads: Int, maxChunk: Int, maxContext: Int) {
+        self.model = model
+        self.precision = model.precision
+        self.pool = ThreadPool(threadCount: threads)
+        self.maxChunk = max(1, maxChunk)
+        self.c = model.config
+        self.rope = Rope(headDimension: c.headDimension, base: c.ropeFreqBase)
+        self.workspace = Workspace(config: c, maxChunk: self.maxChunk, maxContext: maxContext,
+                                   threads: pool.threadCount, vocabularyBlock: Self.vocabularyBlock)
+    }
+
+    /// Processes tokens `first ..< first + tokens.count` of a stream.
+    ///
+    /// Each token's keys and values are written to `storage`; token `first + i` then attends
+    /// as `views[i]` says. Token-by-token calls and one chunked call give the same numbers.
+    public func forward(
+        tokens: [Int32], first: Int, views: [QueryView], storage: KVStorage, output: ForwardOutput
+    ) -> ForwardResult {
+        let n = tokens.count
+        precondition(n > 0 && n <= maxChunk && views.count == n, "forward: chunk of \(n) tokens, views \(views.count), limit \(maxChunk)")
+        let w = workspace, e = c.embeddingLength, kv = c.kvWidth, f = c.feedForwardLength
+        let half = c.headDimension / 2
+        let fast = precision == .fast
+
+        // Embeddings and RoPE tables for this chunk.
+        for i in 0..<n {
+            model.weights.tokenEmbedding.dequantizeRow(Int(tokens[i]), into: w.x + i * e)
+            rope.table(position: first + i, into: w.ropeRecent + i * 2 * half)
+            rope.table(position: views[i].sinkPosition, into: w.ropeSink + i * 2 * half)
+        }
+
+        for (layerIndex, layer) in model.weights.layers.enumerated() {
+            // Attention block.
+            for i in 0..<n {
+                VectorMath.rmsNorm(w.x + i * e, weight: layer.attentionNorm, count: e, eps: c.rmsEpsilon, into: w.h + i * e)
+            }
+            if fast { Matmul.quantize(w.h, tokens: n, cols: e, into: w.hq, pool: pool) }
+            Matmul.run([.init(layer.query, w.q), .init(layer.key, w.k), .init(layer.value, w.v)],
+                       x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
+            storeKeysValues(n: n, first: first, views: views, storage: storage, layer: layerIndex)
+            attention(n: n, first: first, views: views, storage: storage, layer: layerIndex)
+            if fast { Matmul.quantize(w.attn, tokens: n, cols: e, into: w.hq, pool: pool) }
+            Matmul.run([.init(layer.output, w.h)], x: w.attn, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
+            VectorMath.add(w.h, into: w.x, count: n * e)
+
+            // Feed-forward block.
+            for i in 0..<n {
+                VectorMath.rmsNorm(w.x + i * e, weight: layer.ffnNorm, count: e, eps: c.rmsEpsilon, into: w.h + i * e)
+            }
+            if fast { Matmul.quantize(w.h, tokens: n, cols: e, into: w.hq, pool: pool) }
+            Matmul.run([.init(layer.gate, w.gate), .init(layer.up, w.up)],
+                       x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
+            VectorMath.swiGLU(gate: w.gate, up: w.up, count: n * f)
+            if fast { Matmul.quantize(w.gate, tokens: n, cols: f, into: w.fq, pool: pool) }
+            Matmul.run([.init(layer.down, w.h)], x: w.gate, q: fast ? UnsafeRawPointer(w.fq) : nil, tokens: n, pool: pool)
+            VectorMath.add(w.h, into: w.x, count: n * e)
+        }
+        _ = kv
+
+        switch output {
+        case .none:
+            return ForwardResult()
+        case .losses(let targets):
+            precondition(targets.count == n)
+            return ForwardResult(losses: fusedLosses(n: n, targets: targets))
+        case .lastLogits:
+            return ForwardResult(logits: lastLogits(n: n))
+        }
+    }
+
+    /// Rotates the chunk's keys at their absolute index and writes K and V into the storage.
+    private func storeKeysValues(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
+        let w = workspace, kv = c.kvWidth, d = c.headDimension, half = d / 2
+        for i in 0..<n {
+            let k = w.k + i * kv, v = w.v + i * kv
+            rope.apply(k, heads: c.kvHeadCount, table: w.ropeRecent + i * 2 * half)
+            let slot = storage.slot(first + i)
+            for head in 0..<c.kvHeadCount {
+                storage.store(layer: layer, head: head, slot: slot, key: k + head * d, value: v + head * d)
+            }
+        }
+    }
+
+    /// Attention for every (token, KV head) of the chunk, split statically over the threads.
+    private func attention(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
+        let w = workspace, e = c.embeddingLength, d = c.headDimension, half = d / 2
+        let group = c.headCount / c.kvHeadCount
+        // Queries rotated twice: at the absolute index (recent keys) and at the slot (sinks).
+        for i in 0..<n {
+            let q = w.q + i * e, qs = w.qSink + i * e
+            let needsSink = views[i].sinkCount > 0 && views[i].sinkPosition != first + i
+            if needsSink { qs.update(from: q, count: e) }
+            rope.apply(q, heads: c.headCount, table: w.ropeRecent + i * 2 * half)
+            if needsSink { rope.apply(qs, heads: c.headCount, table: w.ropeSink + i * 2 * half) }
+        }
+        let units = n * c.kvHeadCount
+        let parts = pool.threadCount
+        pool.run { index in
+            let scores = w.scores + index * w.scoresPerThread
+            for unit in ThreadPool.share(of: units, parts: parts, index: index) {
+                let i = unit / c.kvHeadCount, g = unit % c.kvHeadCount
+                let view = views[i]
+                let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
+                let q = w.q + i * e + g * group * d
+                Attention.attend(
+                    qRecent: q, qSink: needsSink ? w.qSink + i * e + g * group * d : q,
+                    group: group, token: first + i, view: view, storage: storage, layer: layer,
+                    kvHead: g, scores: scores, out: w.attn + i * e + g * group * d)
+            }
+        }
+    }
+
+    /// Final norm of the last token and its full logits.
+    private func lastLogits(n: Int) -> [Float] {
+        let w = workspace, e = c.embeddingLength
+        VectorMath.rmsNorm(w.x + (n - 1) * e, weight: model.weights.outputNorm, count: e, eps: c.rmsEpsilon, into: w.h)
+        if precision == .fast { Matmul.quantize(w.h, tokens: 1, cols: e, into: w.hq, pool: pool) }
+        var logits = [Float](repeating: 0, count: c.vocabularySize)
+        logits.withUnsafeMutableBufferPointer { buffer in
+            Matmul.run([.init(model.weights.output, buffer.baseAddress!)], x: w.h,
+                       q: precision == .fast ? UnsafeRawPointer(w.hq) : nil, tokens: 1, pool: pool)
+        }
+        return logits
+    }
+
+    /// `logsumexp(logits) − logits[target]` per token without materialising all logits: the
+    /// vocabulary is processed in fixed blocks whose partial (max, Σexp) are merged in order.
+    private func fusedLosses(n chunk: Int, targets allTargets: [Int32]) -> [Float] {
+        let w = workspace, e = c.embeddingLength
+        // Only the tokens that have a target take part (compacted into the first rows).
+        let vocab = c.vocabularySize
+        let scored = (0..<chunk).filter { allTargets[$0] >= 0 && Int(allTargets[$0]) < vocab }
+        let n = scored.count
+        var losses = [Float](repeating: .nan, count: chunk)
+        if n == 0 { return losses }
+        let targets = scored.map { allTargets[$0] }
+        for (row, i) in scored.enumerated() {
+            VectorMath.rmsNorm(w.x + i * e, weight: model.weights.outputNorm, count: e, eps: c.rmsEpsilon, into: w.h + row * e)
+        }
+        let fast = precision == .fast
+        if fast { Matmul.quantize(w.h, tokens: n, cols: e, into: w.hq, pool: pool) }
+        let output = model.weights.output
+        let block = Self.vocabularyBlock
+        let blocks = (vocab + block - 1) / block
+        let parts = pool.threadCount
+        let partialMax = w.partialMax, partialSum = w.partialSum, targetLogit = w.targetLogit
+        targets.withUnsafeBufferPointer { targets in
+            pool.run { index in
+                let tile = w.tiles + index * w.tileFloats
+                for b in ThreadPool.share(of: blocks, parts: parts, index: index) {
+                    let rows = (b * block)..<min(vocab, (b + 1) * block)
+                    output.multiply(x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n,
+                                    rowRange: rows, out: tile - rows.lowerBound, ldo: block)
+                    for i in 0..<n {
+                        let row = tile + i * block
+                        let count = rows.count
+                        var m = -Float.infinity
+                        for r in 0..<count { m = max(m, row[r]) }
+                        var acc = SIMD8<Float>(repeating: 0)
+                        var r = 0
+                        while r + 8 <= count {
+                            acc += VectorMath.exp(VectorMath.load(row + r) - m)
+                            r += 8
+                        }
+                        var s = acc.sum()
+                        while r < count {
+                            s += VectorMath.exp(SIMD8<Float>(repeating: row[r] - m))[0]
+                            r += 1
+                        }
+                        partialMax[b * n + i] = m
+                        partialSum[b * n + i] = s
+                        let target = Int(targets[i])
+                        if rows.contains(target) { targetLogit[i] = row[target - rows.lowerBound] }
+                    }
+                }
+            }
+        }
+        for i in 0..<n {
+            var m = -Float.infinity
+            for b in 0..<blocks { m = max(m, partialMax[b * n + i]) }
+            var s: Float = 0
+            for b in 0..<blocks {
+                s += partialSum[b * n + i] * VectorMath.exp(SIMD8<Float>(repeating: partialMax[b * n + i] - m))[0]
+            }
+            losses[scored[i]] = (m + Float.log(s)) - targetLogit[i]
+        }
+        return losses
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+extension Float {
+    @inline(__always) static func log(_ x: Float) -> Float { logf(x) }
+}
+#endif

@@ -1,0 +1,75 @@
+import GGUF
+import Kernels
+import Logging
+import Tokenization
+
+/// A loaded llama-architecture model: configuration, weights and tokenizer.
+///
+/// The weights stay memory-mapped; only the fast path's packed copies are allocated.
+public final class LlamaModel: Sendable {
+    /// Path of the model file.
+    public let path: String
+    /// The parsed file (owns the mapping the weights point into).
+    public let file: GGUFFile
+    public let config: LlamaConfig
+    public let weights: LlamaWeights
+    public let tokenizer: BPETokenizer
+    /// The precision the weights were prepared for.
+    public let precision: Precision
+
+    /// Loads and checks a model.
+    /// - Parameters:
+    ///   - path: a GGUF file of a llama-architecture model.
+    ///   - precision: `.fast` repacks quantized weights for the integer kernels.
+    /// - Throws: `GGUFError` for a malformed file, ``ModelError`` for an unusable model,
+    ///   `TokenizerError` for a broken vocabulary.
+    public init(path: String, precision: Precision = .fast, logger: Logger? = nil) throws {
+        let file = try GGUFFile(path: path)
+        try file.requireArchitecture(["llama"])
+        let config = try LlamaConfig(file: file)
+        let weights = try LlamaWeights(file: file, config: config)
+        let tokenizer = try Self.loadTokenizer(file: file, config: config)
+        if precision == .fast {
+            for matrix in weights.allMatrices { matrix.pack() }
+        }
+        self.path = path
+        self.file = file
+        self.config = config
+        self.weights = weights
+        self.tokenizer = tokenizer
+        self.precision = precision
+        logger?.debug("loaded \(path): \(config.layerCount) layers, \(config.embeddingLength) wide, vocabulary \(config.vocabularySize)")
+    }
+
+    private static func loadTokenizer(file: GGUFFile, config: LlamaConfig) throws -> BPETokenizer {
+        let path = file.path
+        let kind = file.string("tokenizer.ggml.model") ?? "(none)"
+        guard kind == "gpt2" else {
+            throw ModelError(code: "model.tokenizer", file: path,
+                             message: "the tokenizer type '\(kind)' is not supported (only byte-level BPE, 'gpt2').")
+        }
+        guard let tokens = file.stringArray("tokenizer.ggml.tokens") else { throw ModelError.missingKey(path, "tokenizer.ggml.tokens") }
+        guard let merges = file.stringArray("tokenizer.ggml.merges") else { throw ModelError.missingKey(path, "tokenizer.ggml.merges") }
+        guard tokens.count == config.vocabularySize else {
+            throw ModelError(code: "model.vocab-mismatch", file: path,
+                             message: "the vocabulary has \(tokens.count) tokens but llama.vocab_size is \(config.vocabularySize).")
+        }
+        let types = file.integerArray("tokenizer.ggml.token_type")
+        if let types, types.count != tokens.count {
+            throw ModelError(code: "model.vocab-mismatch", file: path,
+                             message: "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens.")
+        }
+        func id(_ key: String) -> Int32? {
+            guard let v = file.integer(key), v >= 0, v < tokens.count else { return nil }
+            return Int32(v)
+        }
+        return try BPETokenizer(
+            tokens: tokens, tokenTypes: types, merges: merges,
+            preTokenizer: file.string("tokenizer.ggml.pre") ?? "default",
+            bosID: id("tokenizer.ggml.bos_token_id"), eosID: id("tokenizer.ggml.eos_token_id"),
+            eotID: id("tokenizer.ggml.eot_token_id"))
+    }
+
+    /// The chat template stored in the file, if any.
+    public var chatTemplate: String? { file.string("tokenizer.chat_template") }
+}

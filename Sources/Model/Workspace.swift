@@ -1,0 +1,45 @@
+import Kernels
+
+/// Scratch buffers of the forward pass, allocated once per engine.
+final class Workspace {
+    let x, h, q, qSink, k, v, attn, gate, up: UnsafeMutablePointer<Float>
+    let hq, fq: UnsafeMutableRawPointer
+    let ropeRecent, ropeSink: UnsafeMutablePointer<Float>
+    let scores: UnsafeMutablePointer<Float>
+    let scoresPerThread: Int
+    let tiles: UnsafeMutablePointer<Float>
+    let tileFloats: Int
+    let partialMax, partialSum, targetLogit: UnsafeMutablePointer<Float>
+    private var owned: [UnsafeMutableRawPointer] = []
+
+    init(config c: LlamaConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) {
+        var owned: [UnsafeMutableRawPointer] = []
+        func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+            raw.initializeMemory(as: Float.self, repeating: 0, count: max(1, count))
+            owned.append(raw)
+            return raw.assumingMemoryBound(to: Float.self)
+        }
+        func bytes(_ count: Int) -> UnsafeMutableRawPointer {
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: max(64, count), alignment: 64)
+            owned.append(raw)
+            return raw
+        }
+        let e = c.embeddingLength, f = c.feedForwardLength
+        x = floats(n * e); h = floats(n * e); q = floats(n * e); qSink = floats(n * e)
+        k = floats(n * c.kvWidth); v = floats(n * c.kvWidth); attn = floats(n * e)
+        gate = floats(n * f); up = floats(n * f)
+        hq = bytes(n * Matmul.quantizedRowBytes(e)); fq = bytes(n * Matmul.quantizedRowBytes(f))
+        ropeRecent = floats(n * c.headDimension); ropeSink = floats(n * c.headDimension)
+        let group = c.headCount / c.kvHeadCount
+        scoresPerThread = group * (maxContext + n + 8)
+        scores = floats(threads * scoresPerThread)
+        tileFloats = n * vocabularyBlock
+        tiles = floats(threads * tileFloats)
+        let blocks = (c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock
+        partialMax = floats(blocks * n); partialSum = floats(blocks * n); targetLogit = floats(n)
+        self.owned = owned
+    }
+
+    deinit { for p in owned { p.deallocate() } }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Logging
+import Model
+
+extension Precision: ExpressibleByArgument {}
+
+/// Options shared by every command that runs the model.
+struct ModelOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Path to a llama-architecture GGUF model (default: $SINKSTREAM_MODEL, else the cached SmolLM2-135M-Instruct, fetched on first use).", valueName: "path"))
+    var model: String?
+
+    @Option(name: .long, help: "Threads for the matrix products and attention (default: all cores).")
+    var threads: Int?
+
+    @Option(name: .long, help: "Arithmetic: 'fast' (8-bit activations, integer kernels) or 'f32' (float activations, the verification path).")
+    var precision: Precision = .fast
+
+    @Flag(name: [.short, .long], help: "Log more detail to standard error.")
+    var verbose = false
+
+    func validate() throws {
+        if let threads, threads < 1 || threads > 256 {
+            throw ValidationError("Please give --threads a value between 1 and 256.")
+        }
+    }
+
+    var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
+
+    func makeLogger() -> Logger {
+        var logger = Logger(label: "sinkstream")
+        logger.logLevel = verbose ? .debug : .info
+        return logger
+    }
+
+    /// Resolves (fetching if needed) and loads the model.
+    func load(logger: Logger) throws -> LlamaModel {
+        let path = try DefaultModel.resolve(explicit: model, logger: logger)
+        return try LlamaModel(path: path, precision: precision, logger: logger)
+    }
+}
+
+/// Writes a line to standard error.
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
+
+/// Whether standard error is a terminal (progress lines are drawn only then).
+var standardErrorIsTerminal: Bool { isatty(2) != 0 }

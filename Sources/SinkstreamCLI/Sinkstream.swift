@@ -1,0 +1,26 @@
+import ArgumentParser
+
+@main
+struct Sinkstream: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sinkstream",
+        abstract: "Stream very long documents through a local llama-family model with attention sinks.",
+        discussion: """
+        Sinkstream scores documents of any length with StreamingLLM attention (a few attention-sink \
+        tokens plus a rolling window of recent keys and values), in constant memory, and reports \
+        perplexity over document length.
+
+        The default model, SmolLM2-135M-Instruct (Q4_1 GGUF), is downloaded on first use with pip \
+        (`sinkstream model fetch`); any llama-architecture GGUF works with --model.
+
+        Examples:
+          sinkstream score book.txt
+          sinkstream score book.txt --mode window --window 1024 --nll-out losses.tsv
+          sinkstream generate --chat --prompt "What is the capital of France?"
+          sinkstream bench
+        """,
+        subcommands: [
+            ScoreCommand.self, GenerateCommand.self, TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,64 @@
+import Foundation
+import Kernels
+import Model
+import Streaming
+import Testing
+import TestSupport
+
+@Suite("Dense losses and generation against the reference implementation", .serialized)
+struct GoldenDenseTests {
+    let golden: GoldenA
+
+    init() throws { golden = try GoldenA.load() }
+
+    private func denseLosses(_ precision: Precision, threads: Int = 2, chunk: Int = 256) throws -> [Float]? {
+        guard let model = try SharedModel.load(precision) else { return nil }
+        let engine = InferenceEngine(model: model, threads: threads, maxChunk: chunk, maxContext: golden.tokenIDs.count)
+        return try TokenScorer.score(tokens: golden.tokenIDs, mode: .dense, engine: engine)
+    }
+
+    @Test("The model file is the one the goldens were made with")
+    func modelChecksum() throws {
+        let path = try #require(Fixtures.modelPath, "the default model is missing: run `sinkstream model fetch`")
+        #expect(try FileDigest.sha256(path: path) == golden.modelSHA256)
+    }
+
+    @Test("f32 path: dense mean |Δ| ≤ 0.005 nats per token")
+    func denseReferencePrecision() throws {
+        let losses = try #require(try denseLosses(.f32))
+        let reference = try #require(golden.nll["dense"])
+        #expect(losses.count == reference.count)
+        let delta = meanAbsoluteDifference(losses, reference)
+        print("dense f32: mean |Δ| = \(delta)")
+        #expect(delta <= 0.005)
+    }
+
+    @Test("fast path: dense mean NLL within 0.01 over t ≥ 300, per-token mean |Δ| ≤ 0.1")
+    func denseFastPath() throws {
+        let losses = try #require(try denseLosses(.fast))
+        let reference = try #require(golden.nll["dense"])
+        let from = golden.summaryFrom
+        let meanDelta = abs(mean(losses[from...]) - mean(reference[from...]))
+        let delta = meanAbsoluteDifference(losses, reference)
+        print("dense fast: |Δ mean| (t≥\(from)) = \(meanDelta), mean |Δ| = \(delta)")
+        #expect(meanDelta <= 0.01)
+        #expect(delta <= 0.1)
+    }
+
+    @Test("Losses are bit-identical between 1 and 2 threads and between chunk sizes", arguments: [Precision.fast, .f32])
+    func deterministic(_ precision: Precision) throws {
+        guard let model = try SharedModel.load(precision) else { Issue.record("model missing"); return }
+        let tokens = Array(golden.tokenIDs.prefix(300))
+        func run(threads: Int, chunk: Int) throws -> [Float] {
+            let engine = InferenceEngine(model: model, threads: threads, maxChunk: chunk, maxContext: tokens.count)
+            return try TokenScorer.score(tokens: tokens, mode: .dense, engine: engine)
+        }
+        let a = try run(threads: 2, chunk: 128)
+        let b = try run(threads: 1, chunk: 128)
+        let c = try run(threads: 2, chunk: 37)
+        let d = try run(threads: 2, chunk: 128)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+        #expect(a.map(\.bitPattern) == c.map(\.bitPattern))
+        #expect(a.map(\.bitPattern) == d.map(\.bitPattern))
+    }
+}

@@ -1,0 +1,50 @@
+import Foundation
+
+/// Locates the project's fixtures and the real default model for tests.
+public enum Fixtures {
+    /// The repository root, found from this file's location (works in any clone).
+    public static let root: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent()  // TestSupport
+        .deletingLastPathComponent()  // Tests
+        .deletingLastPathComponent()  // root
+
+    /// A file in `fixtures/`.
+    public static func url(_ name: String) -> URL {
+        root.appendingPathComponent("fixtures").appendingPathComponent(name)
+    }
+
+    /// The parsed JSON of a file in `fixtures/`.
+    public static func json(_ name: String) throws -> [String: Any] {
+        let data = try Data(contentsOf: url(name))
+        guard let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw CocoaError(.fileReadCorruptFile)
+        }
+        return object
+    }
+
+    /// The default model's path: `SINKSTREAM_MODEL`, else the per-user cache location that
+    /// `sinkstream model fetch` fills (`$XDG_CACHE_HOME/sinkstream/models/…`, default `~/.cache`).
+    /// `nil` when no model file is there.
+    public static var modelPath: String? {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env["SINKSTREAM_MODEL"], !path.isEmpty {
+            return FileManager.default.fileExists(atPath: path) ? path : nil
+        }
+        let cache: String
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty {
+            cache = xdg
+        } else {
+            cache = (env["HOME"] ?? NSHomeDirectory()) + "/.cache"
+        }
+        let path = cache + "/sinkstream/models/SmolLM2-135M-Instruct.Q4_1.gguf"
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// A fresh temporary directory for one test.
+    public static func temporaryDirectory(_ label: String = "test") throws -> URL {
+        let dir = FileManager.default.temporaryDirectory
+            .appendingPathComponent("sinkstream-\(label)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+}
