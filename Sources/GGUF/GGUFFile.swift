@@ -104,6 +104,13 @@ public final class GGUFFile: @unchecked Sendable {
     /// Throws unless `general.architecture` is present and one of `allowed`.
     ///
     /// - Throws: `GGUFError.unsupportedArchitecture` (with `found == nil` when the key is absent).
+    /// Tells the kernel that the mapped pages are not needed now (they are re-read from the
+    /// file on the next access). Used after weights were copied into a packed layout, so the
+    /// process does not keep both copies resident.
+    public func releaseResidentPages() {
+        madvise(mapping, fileSize, MADV_DONTNEED)
+    }
+
     public func requireArchitecture(_ allowed: Set<String>) throws(GGUFError) {
         let found = string("general.architecture")
         guard let found, allowed.contains(found) else {

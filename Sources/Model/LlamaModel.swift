@@ -31,6 +31,9 @@ public final class LlamaModel: Sendable {
         let tokenizer = try Self.loadTokenizer(file: file, config: config)
         if precision == .fast {
             for matrix in weights.allMatrices { matrix.pack() }
+            // The packed copies serve every product now; only embedding rows are read from the
+            // mapping from here on, page by page as tokens need them.
+            file.releaseResidentPages()
         }
         self.path = path
         self.file = file
