@@ -14,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sinkstream", targets: ["SinkstreamCLI"]),
-        .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks"]),
+        .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks", "Pipeline"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -46,12 +46,14 @@ let package = Package(
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Perplexity over document length: tables, CSV, JSON, SVG.
         .target(name: "Report"),
+        // Runs: streaming a document from disk through a scorer with checkpoints in the store.
+        .target(name: "Pipeline", dependencies: ["Model", "Streaming", "Tokenization", "Store", "Report", "Kernels"]),
         // Long-document tasks: sections, chat templates, generation.
         .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization"]),
         .executableTarget(
             name: "SinkstreamCLI",
             dependencies: [
-                "GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks",
+                "GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -66,6 +68,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "TestSupport"]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Store", "Streaming", "Model", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

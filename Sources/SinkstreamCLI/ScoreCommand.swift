@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Model
+import Pipeline
+import Store
 import Streaming
 
 /// How eviction works in `sink` mode.
@@ -71,6 +73,10 @@ struct ScoreCommand: ParsableCommand {
         commandName: "score",
         abstract: "Per-token log-likelihood and perplexity of a document of any length.",
         discussion: """
+        The document is read, tokenized and scored incrementally; memory does not grow with its \
+        length. Every run is stored (see `sinkstream runs`) and checkpointed, so Ctrl-C pauses it \
+        and `sinkstream resume RUN` continues with identical results.
+
         Prints the token count, perplexity and throughput. With --nll-out, writes one line per \
         scored token: `t<TAB>nll`, where nll[t] = -ln p(token t+1 | what token t attends to).
 
@@ -88,39 +94,91 @@ struct ScoreCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Write every token's loss to this file as `t<TAB>nll` lines.", valueName: "path"))
     var nllOut: String?
 
+    @Option(help: "Stop after scoring this many tokens.")
+    var tokens: Int?
+
+    @OptionGroup var checkpoints: CheckpointOptions
+
+    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
+    var replaceInvalid = false
+
+    @OptionGroup var storeOptions: StoreOptions
+
     @OptionGroup var options: ModelOptions
+
+    func validate() throws {
+        if let tokens, tokens < 1 { throw ValidationError("Please give --tokens a positive number.") }
+    }
 
     func run() throws {
         let logger = options.makeLogger()
         let model = try options.load(logger: logger)
-        let text = try DocumentText.read(file)
-        let tokens = model.tokenizer.encode(text, parseSpecial: false)
-        guard tokens.count >= 2 else {
-            throw ValidationError("\(file): the document has \(tokens.count) token(s); at least 2 are needed to score anything.")
-        }
-        let mode = attention.attentionMode
-        let maxVisible = mode.maxVisible(contextLength: model.config.contextLength)
-        let engine = InferenceEngine(model: model, threads: options.threadCount, maxChunk: attention.chunk, maxContext: maxVisible)
-        var writer: NLLWriter?
-        if let nllOut { writer = try NLLWriter(path: nllOut) }
+        let store = try storeOptions.open()
+        let config = ScoreConfiguration(
+            mode: attention.attentionMode, precision: options.precision, chunk: attention.chunk,
+            checkpointEveryTokens: checkpoints.checkpointEvery, checkpointEverySeconds: checkpoints.checkpointSeconds,
+            bucket: checkpoints.bucket, replaceInvalid: replaceInvalid, tokenLimit: tokens)
+        let run = try ScoreRun.start(documentPath: file, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
+                                     config: config, store: store, threads: options.threadCount)
+        try RunDriver.drive(run, store: store, nllOut: nllOut, threads: options.threadCount)
+    }
+}
+
+/// Checkpoint and metric options.
+struct CheckpointOptions: ParsableArguments {
+    @Option(help: "Checkpoint after this many scored tokens (0: only by time).")
+    var checkpointEvery: Int = 16_384
+
+    @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
+    var checkpointSeconds: Double = 30
+
+    @Option(help: "Tokens per stored metric bucket (perplexity over document length).")
+    var bucket: Int = 1_024
+
+    func validate() throws {
+        if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
+        if bucket < 1 { throw ValidationError("Please give --bucket a positive number of tokens.") }
+    }
+}
+
+/// Runs a score run to its end or to a pause, with progress and a summary.
+enum RunDriver {
+    static func drive(_ run: ScoreRun, store: RunStore, nllOut: String?, threads: Int) throws {
+        Interruption.install()
         let start = Date()
-        let progress = ProgressLine(total: tokens.count - 1, enabled: standardErrorIsTerminal)
-        var written = 0
-        let losses = try TokenScorer.score(tokens: tokens, mode: mode, engine: engine) { chunk, p in
-            writer?.append(chunk, first: written)
-            written += chunk.count
-            progress.update(done: p.scored, perplexity: p.perplexity)
+        let firstScored = run.scored
+        let progress = ProgressLine(total: nil, enabled: standardErrorIsTerminal)
+        let outcome = try run.run(shouldStop: { Interruption.isRequested }) { p in
+            let percent = p.documentSize > 0 ? Double(p.bytesRead) / Double(p.documentSize) : 1
+            progress.update(done: p.scored, perplexity: p.perplexity, fraction: percent, since: firstScored)
         }
         progress.finish()
-        try writer?.close()
         let seconds = Date().timeIntervalSince(start)
-        let mean = losses.reduce(0.0) { $0 + Double($1) } / Double(losses.count)
-        print("file:       \(file)")
-        print("mode:       \(mode)  (\(options.precision.rawValue), \(engine.pool.threadCount) threads)")
-        print("tokens:     \(tokens.count) (\(losses.count) scored)")
+        if outcome == .paused {
+            printError("run \(run.runID) paused at token \(run.scored) (checkpoint written).")
+            printError("resume with: sinkstream resume \(run.runID)")
+            throw ExitCode(Interruption.pausedExitCode)
+        }
+        if let nllOut {
+            let writer = try NLLWriter(path: nllOut)
+            var t: Int64 = 0
+            while t < Int64(run.scored) {
+                let slice = try store.nll(runID: run.runID, range: t..<min(Int64(run.scored), t + 65_536))
+                writer.append(slice.nll, first: Int(slice.tokens.lowerBound))
+                t = slice.tokens.upperBound
+                if slice.nll.isEmpty { break }
+            }
+            try writer.close()
+        }
+        let mean = run.nllSum / Double(max(run.scored, 1))
+        print("run:        \(run.runID)")
+        print("file:       \(run.documentPath)")
+        print("mode:       \(run.config.mode)  (\(run.config.precision.rawValue), \(threads) threads)")
+        print("tokens:     \(run.scored + 1) (\(run.scored) scored)")
         print(String(format: "mean nll:   %.5f nats/token", mean))
         print(String(format: "perplexity: %.4f", exp(mean)))
-        print(String(format: "throughput: %.1f tokens/s (%.2f s)", Double(losses.count) / seconds, seconds))
+        print(String(format: "throughput: %.1f tokens/s (%.2f s)", Double(run.scored - firstScored) / seconds, seconds))
+        print(String(format: "peak rss:   %.1f MiB", Double(ScoreRun.peakMemoryBytes()) / 1_048_576))
     }
 }
 
@@ -160,26 +218,35 @@ final class ProgressLine {
     private let enabled: Bool
     private let start = Date()
     private var lastDraw = Date.distantPast
+    private var firstFraction: Double?
 
     init(total: Int?, enabled: Bool) {
         self.total = total
         self.enabled = enabled
     }
 
-    func update(done: Int, perplexity: Double, extra: String = "") {
+    /// - Parameters:
+    ///   - fraction: how far through the input (0…1), when the total is not known in tokens.
+    ///   - since: work already done before this process started (not counted in the rate).
+    func update(done: Int, perplexity: Double, fraction: Double? = nil, since: Int = 0, extra: String = "") {
+        if firstFraction == nil { firstFraction = fraction }
         guard enabled, Date().timeIntervalSince(lastDraw) > 0.2 else { return }
         lastDraw = Date()
         let elapsed = Date().timeIntervalSince(start)
-        let rate = Double(done) / max(elapsed, 1e-9)
-        var line = "\(done)"
+        let rate = Double(done - since) / max(elapsed, 1e-9)
+        var line = "\(done) tokens"
+        var remaining: Double?
         if let total {
-            line += "/\(total) tokens (\(Int(100 * Double(done) / Double(max(total, 1))))%)"
-            let eta = rate > 0 ? Double(total - done) / rate : 0
-            line += String(format: "  ETA %@", formatDuration(eta))
-        } else {
-            line += " tokens"
+            line = "\(done)/\(total) tokens (\(Int(100 * Double(done) / Double(max(total, 1))))%)"
+            remaining = rate > 0 ? Double(total - done) / rate : nil
+        } else if let fraction, fraction > 0 {
+            line += String(format: " (%.1f%%)", 100 * fraction)
+            let progressed = fraction - (firstFraction ?? 0)
+            remaining = progressed > 0 ? elapsed * (1 - fraction) / progressed : nil
         }
-        line += String(format: "  %.0f tok/s  ppl %.3f", rate, perplexity) + extra
+        line += String(format: "  %.0f tok/s  ppl %.3f", rate, perplexity)
+        if let remaining { line += "  ETA " + formatDuration(remaining) }
+        line += extra
         FileHandle.standardError.write(Data(("\r\u{1B}[K" + line).utf8))
     }
 

@@ -20,7 +20,8 @@ struct Sinkstream: ParsableCommand {
           sinkstream bench
         """,
         subcommands: [
-            ScoreCommand.self, GenerateCommand.self, TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
+            ScoreCommand.self, ResumeCommand.self, RunsCommand.self, ExportCommand.self, GenerateCommand.self,
+            TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )
 }

@@ -23,6 +23,14 @@ public final class StreamSession {
                             sinkCapacity: shape.sinks, ringCapacity: shape.ring)
     }
 
+    /// Puts the session back at a saved point: `position` tokens processed and the cache
+    /// policy's bookkeeping from a checkpoint. The caller then restores the K/V rows of the live
+    /// tokens with `storage.importToken`.
+    public func restore(position: Int, cacheState: [Int]) throws {
+        try cache.restore(cacheState)
+        self.position = position
+    }
+
     /// Feeds tokens (any number; split into engine-sized chunks).
     ///
     /// - Parameters:

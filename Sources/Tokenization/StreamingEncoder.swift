@@ -45,6 +45,8 @@ public struct StreamingEncoder: Sendable {
     var consumed: Int64 = 0
     /// Whether the final chunk has been fed.
     public internal(set) var isFinished = false
+    /// Total document bytes fed so far (the offset of the next byte to feed).
+    public var bytesConsumed: Int64 { consumed }
     var scratch = EncodeScratch()
 
     struct Replacement: Equatable, Sendable {

@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Tokenization
+
+/// Reads a document from disk block by block and tokenizes it incrementally.
+///
+/// Nothing proportional to the document's length is held in memory: one read block and the
+/// encoder's held-back tail. Every token comes with the byte offset of its first byte. The
+/// reader's position and the encoder's carry-over state can be saved and restored, so a run can
+/// continue mid-document after a restart.
+public final class DocumentReader {
+    public let path: String
+    private let fd: Int32
+    private var encoder: StreamingEncoder
+    private var buffer: [UInt8]
+    /// Whether the file has been read to its end.
+    public private(set) var reachedEnd = false
+
+    /// Bytes read from the file so far (the offset of the next byte to read).
+    public var bytesRead: Int64 { encoder.bytesConsumed }
+    /// The encoder's carry-over state, for a checkpoint.
+    public var encoderState: Data { encoder.state }
+
+    /// Opens a document.
+    ///
+    /// - Parameters:
+    ///   - replaceInvalid: substitute U+FFFD for ill-formed UTF-8 instead of failing.
+    ///   - restoring: an encoder state saved from ``encoderState``; reading continues at the
+    ///     offset it records.
+    /// - Throws: ``DocumentError`` when the path is missing, a directory, unreadable, or the
+    ///   state does not fit.
+    public init(path: String, tokenizer: BPETokenizer, replaceInvalid: Bool = false,
+                restoring state: Data? = nil, blockSize: Int = 1 << 20) throws {
+        self.path = path
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw DocumentError(code: "document.missing", path: path, byteOffset: nil,
+                                message: "cannot open the document: \(String(cString: strerror(errno))).")
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            throw DocumentError(code: "document.directory", path: path, byteOffset: nil, message: "this is a directory, not a text file.")
+        }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw DocumentError(code: "document.unreadable", path: path, byteOffset: nil,
+                                message: "cannot open the document: \(String(cString: strerror(errno))).")
+        }
+        self.fd = fd
+        buffer = [UInt8](repeating: 0, count: max(4096, blockSize))
+        do {
+            if let state {
+                encoder = try StreamingEncoder(tokenizer: tokenizer, restoring: state)
+            } else {
+                encoder = try StreamingEncoder(tokenizer: tokenizer, replaceInvalid: replaceInvalid)
+            }
+        } catch {
+            close(fd)
+            throw DocumentError(code: "document.state", path: path, byteOffset: nil, message: "cannot resume tokenizing: \(error).")
+        }
+        if encoder.bytesConsumed > 0, lseek(fd, off_t(encoder.bytesConsumed), SEEK_SET) < 0 {
+            close(fd)
+            throw DocumentError.io(path, "cannot seek to the saved position: \(String(cString: strerror(errno))).", at: encoder.bytesConsumed)
+        }
+        reachedEnd = encoder.isFinished
+    }
+
+    deinit { close(fd) }
+
+    /// Reads the next block and returns the tokens it settles (possibly none; the last call
+    /// flushes everything). Returns an empty array once the document is exhausted.
+    /// - Throws: ``DocumentError`` for a read failure or ill-formed UTF-8 (naming its offset).
+    public func next() throws -> [EncodedToken] {
+        if reachedEnd { return [] }
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if count < 0 {
+            throw DocumentError.io(path, "read failed: \(String(cString: strerror(errno))).", at: bytesRead)
+        }
+        let final = count == 0
+        do {
+            let tokens = try buffer.withUnsafeBytes { raw in
+                try encoder.feed(UnsafeRawBufferPointer(rebasing: raw[0..<count]), isFinal: final)
+            }
+            if final { reachedEnd = true }
+            return tokens
+        } catch let error as TokenizerError {
+            if case .invalidUTF8(let offset) = error {
+                throw DocumentError(code: "document.invalid-utf8", path: path, byteOffset: Int64(offset),
+                                    message: "the document is not valid UTF-8; pass --replace-invalid to read it with U+FFFD substitutions")
+            }
+            throw DocumentError(code: "document.tokenize", path: path, byteOffset: bytesRead, message: "\(error)")
+        }
+    }
+}

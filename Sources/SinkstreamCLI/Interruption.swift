@@ -1,0 +1,26 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Turns the first SIGINT/SIGTERM into a polite stop request (the run checkpoints and pauses);
+/// a second one terminates at once.
+enum Interruption {
+    private static let requested = Atomic<Int32>(0)
+
+    /// Exit status of a run that was paused by a signal (checkpointed; `sinkstream resume` continues).
+    static let pausedExitCode: Int32 = 130
+
+    static func install() {
+        let handler: @convention(c) (Int32) -> Void = { signal in
+            if Interruption.requested.exchange(signal, ordering: .relaxed) != 0 {
+                _exit(128 + signal)
+            }
+        }
+        signal(SIGINT, handler)
+        signal(SIGTERM, handler)
+    }
+
+    /// Whether a stop was requested.
+    static var isRequested: Bool { requested.load(ordering: .relaxed) != 0 }
+}
