@@ -5,20 +5,20 @@ public struct RunError: Error, CustomStringConvertible, Sendable, Equatable {
     public let message: String
     public var description: String { message }
 
-    static func unknownRun(_ id: String) -> RunError {
+    public static func unknownRun(_ id: String) -> RunError {
         RunError(code: "run.unknown", runID: id, message: "there is no run '\(id)' in this database; `sinkstream runs` lists them.")
     }
-    static func completed(_ id: String) -> RunError {
+    public static func completed(_ id: String) -> RunError {
         RunError(code: "run.completed", runID: id, message: "run \(id) is already completed; nothing to resume.")
     }
-    static func wrongTask(_ id: String, _ task: String) -> RunError {
+    public static func wrongTask(_ id: String, _ task: String) -> RunError {
         RunError(code: "run.task", runID: id, message: "run \(id) is a \(task) run and cannot be resumed as a score run.")
     }
-    static func changed(_ id: String, what: String, path: String) -> RunError {
+    public static func changed(_ id: String, what: String, path: String) -> RunError {
         RunError(code: "run.\(what)-changed", runID: id,
                  message: "run \(id) cannot be resumed: its \(what) \(path) is missing or has changed since the run started (SHA-256 differs).")
     }
-    static func damaged(_ id: String, _ detail: String) -> RunError {
+    public static func damaged(_ id: String, _ detail: String) -> RunError {
         RunError(code: "run.damaged", runID: id, message: "run \(id) cannot be resumed: \(detail).")
     }
 }

@@ -145,7 +145,9 @@ public final class ScoreRun {
 
     /// Scores until the document ends (or the token limit), or until `shouldStop` returns true
     /// (then a final checkpoint is written and the run is marked paused).
+    /// The run's lock is released when this returns: the object has done its work.
     public func run(shouldStop: () -> Bool = { false }, progress: (RunProgressReport) -> Void = { _ in }) throws -> RunOutcome {
+        defer { lock.release() }
         do {
             let outcome = try loop(shouldStop: shouldStop, progress: progress)
             return outcome

@@ -39,7 +39,16 @@ public final class RunStore: Sendable {
     ///   `.newerSchema` (written by a newer Sinkstream), `.corruptDatabase`,
     ///   `.readOnlyLocation`, `.missingDirectory`, `.notInitialized`, `.diskFull` or `.sqlite`.
     public convenience init(path: String, readOnly: Bool = false) throws {
-        try self.init(path: path, readOnly: readOnly, hooks: Hooks())
+        try self.init(path: path, readOnly: readOnly, hooks: Self.environmentHooks())
+    }
+
+    /// Fault injection for crash tests, off unless the variable is set:
+    /// `SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS=N` holds every checkpoint transaction open for N ms
+    /// before it commits, so that a test can kill the process in the middle of a checkpoint.
+    static func environmentHooks() -> Hooks {
+        guard let value = ProcessInfo.processInfo.environment["SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS"],
+              let ms = UInt32(value), ms > 0 else { return Hooks() }
+        return Hooks(beforeCheckpointCommit: { _ in usleep(ms * 1000) })
     }
 
     init(path: String, readOnly: Bool, hooks: Hooks) throws {
