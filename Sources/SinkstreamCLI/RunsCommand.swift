@@ -31,6 +31,10 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() throws {
+            guard storeOptions.exists else {
+                print(RunListing.render([], format: format), terminator: "")
+                return
+            }
             let store = try storeOptions.open(readOnly: true)
             var status: RunStatus?
             if let s = self.status {
@@ -39,7 +43,7 @@ struct RunsCommand: ParsableCommand {
                 }
                 status = parsed
             }
-            let runs = try store.runs(task: nil, status: status, batchID: nil)
+            let runs = try store.runs(task: nil, status: status, batchID: nil).map { RunListing.markInterrupted($0, store: store) }
             print(RunListing.render(runs, format: format), terminator: "")
         }
     }
@@ -78,6 +82,16 @@ struct RunsCommand: ParsableCommand {
 
 /// Renders run records as a table, JSON or CSV.
 enum RunListing {
+    /// A run marked `running` whose lock nobody holds was interrupted (killed, or the machine
+    /// went down); it is shown as `paused`, which is what `resume` will treat it as.
+    static func markInterrupted(_ run: RunRecord, store: RunStore) -> RunRecord {
+        guard run.status == .running, let lock = try? store.lock(runID: run.id) else { return run }
+        lock.release()
+        var copy = run
+        copy.status = .paused
+        return copy
+    }
+
     static func date(_ d: Date?) -> String {
         guard let d else { return "" }
         let f = ISO8601DateFormatter()

@@ -7,6 +7,12 @@ struct StoreOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The run database (default: $SINKSTREAM_DB, else $XDG_DATA_HOME/sinkstream/runs.sqlite).", valueName: "path"))
     var db: String?
 
+    /// The database path in use.
+    var path: String { db ?? RunStore.defaultPath() }
+
+    /// Whether the database file exists yet.
+    var exists: Bool { FileManager.default.fileExists(atPath: path) }
+
     func open(readOnly: Bool = false) throws -> RunStore {
         let path = db ?? RunStore.defaultPath()
         return try RunStore(path: path, readOnly: readOnly)

@@ -1,0 +1,92 @@
+import Foundation
+import GGUF
+import Testing
+import TestSupport
+
+/// The executable end to end: exit statuses, messages and output formats.
+@Suite("The sinkstream command line")
+struct CommandLineTests {
+    let binary: String?
+    init() { binary = Fixtures.sinkstreamExecutable }
+
+    @Test("Bad model files give a clear error naming the file and a non-zero exit, never a crash")
+    func badModels() throws {
+        let binary = try #require(binary)
+        let dir = try Fixtures.temporaryDirectory("bad-models")
+        let good = dir.appendingPathComponent("tiny.gguf").path
+        try TinyModel.write(to: good)
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: good)))
+        let doc = dir.appendingPathComponent("doc.txt").path
+        try Data("Some text to score, long enough for a few tokens.".utf8).write(to: URL(fileURLWithPath: doc))
+        for variant in TinyModel.corruptVariants(of: bytes) {
+            let path = dir.appendingPathComponent("\(variant.name).gguf").path
+            try Data(variant.bytes).write(to: URL(fileURLWithPath: path))
+            let r = try Fixtures.run(binary, ["score", doc, "--model", path, "--db", dir.appendingPathComponent("runs.sqlite").path])
+            #expect(r.status == 1 || r.status == 64, "\(variant.name): exit \(r.status)")
+            #expect(r.stderr.contains(path), "\(variant.name): the message names the file: \(r.stderr)")
+            #expect(!r.stderr.contains("Fatal error"), "\(variant.name) crashed: \(r.stderr)")
+        }
+        // The intact tiny model loads and scores (its random weights give some perplexity).
+        let ok = try Fixtures.run(binary, ["score", doc, "--model", good, "--mode", "dense", "--db", dir.appendingPathComponent("runs.sqlite").path])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        #expect(ok.stdout.contains("perplexity:"))
+    }
+
+    @Test("tokenize prints the golden ids as one JSON array; control-token text stays text by default")
+    func tokenize() throws {
+        let binary = try #require(binary)
+        let golden = try GoldenA.load()
+        let dir = try Fixtures.temporaryDirectory("tokenize")
+        let doc = dir.appendingPathComponent("a.txt").path
+        try Data(golden.text.utf8).write(to: URL(fileURLWithPath: doc))
+        let r = try Fixtures.run(binary, ["tokenize", doc])
+        #expect(r.status == 0)
+        let ids = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [Int]
+        #expect(ids == golden.tokenIDs.map(Int.init))
+
+        let special = dir.appendingPathComponent("s.txt").path
+        try Data("<|im_end|>".utf8).write(to: URL(fileURLWithPath: special))
+        let plain = try Fixtures.run(binary, ["tokenize", special])
+        let parsed = try Fixtures.run(binary, ["tokenize", special, "--parse-special"])
+        #expect(parsed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[2]")
+        #expect(plain.stdout.trimmingCharacters(in: .whitespacesAndNewlines) != "[2]")
+    }
+
+    @Test("Documents that cannot be scored: empty, invalid UTF-8, a directory, a missing path")
+    func badDocuments() throws {
+        let binary = try #require(binary)
+        let dir = try Fixtures.temporaryDirectory("bad-docs-cli")
+        let db = dir.appendingPathComponent("runs.sqlite").path
+        let empty = dir.appendingPathComponent("empty.txt").path
+        FileManager.default.createFile(atPath: empty, contents: Data())
+        let invalid = dir.appendingPathComponent("invalid.txt").path
+        try Data(Array("abc".utf8) + [0xC3, 0x28] + Array("def".utf8)).write(to: URL(fileURLWithPath: invalid))
+        let cases: [(String, String)] = [
+            (empty, "fewer than 2 tokens"), (invalid, "byte offset 3"), (dir.path, "directory"),
+            (dir.appendingPathComponent("missing.txt").path, "No such file"),
+        ]
+        for (path, message) in cases {
+            let r = try Fixtures.run(binary, ["score", path, "--db", db])
+            #expect(r.status != 0, "\(path) was accepted")
+            #expect(r.stderr.contains(message), "\(path): \(r.stderr)")
+        }
+    }
+
+    @Test("runs --format json is an array of objects with id, status, task, document and tokens")
+    func runsJSON() throws {
+        let binary = try #require(binary)
+        let dir = try Fixtures.temporaryDirectory("runs-json")
+        let db = dir.appendingPathComponent("runs.sqlite").path
+        let doc = dir.appendingPathComponent("doc.txt").path
+        try Data(try GoldenA.load().text.prefix(600).utf8).write(to: URL(fileURLWithPath: doc))
+        let scored = try Fixtures.run(binary, ["score", doc, "--db", db, "--window", "64", "--evict", "batch:16"])
+        #expect(scored.status == 0, "\(scored.stderr)")
+        let r = try Fixtures.run(binary, ["runs", "--format", "json", "--db", db])
+        let runs = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [[String: Any]])
+        #expect(runs.count == 1)
+        for key in ["id", "status", "task", "document", "tokens"] { #expect(runs[0][key] != nil, "missing \(key)") }
+        #expect(runs[0]["status"] as? String == "completed")
+        let csv = try Fixtures.run(binary, ["runs", "--format", "csv", "--db", db])
+        #expect(csv.stdout.hasPrefix("id,status,task,document"))
+    }
+}
