@@ -140,6 +140,10 @@ public final class ScoreRun {
 
     /// Tokens scored so far.
     public var scored: Int { state.scored }
+    /// Blob bytes (K/V rows, losses, offsets, states) of each checkpoint this object wrote.
+    public private(set) var checkpointSizes: [Int] = []
+    /// Checkpoints written by this object.
+    public var checkpointsWritten: Int { checkpointSizes.count }
     /// Sum of the losses scored so far.
     public var nllSum: Double { state.nllSum }
 
@@ -260,6 +264,8 @@ public final class ScoreRun {
             liveRanges: liveRanges,
             progress: RunProgress(tokens: Int64(state.scored), bytes: state.pendingOffsets.first ?? reader.bytesRead, nllSum: state.nllSum))
         try store.writeCheckpoint(write)
+        checkpointSizes.append(blocks.reduce(0) { $0 + $1.data.count } + unsaved.nll.count * 12
+            + write.tokenizerState.count + write.cacheState.count + write.taskState.count)
         if status != .running { try store.setStatus(runID: runID, status) }
         unsaved = UnsavedWork()
         unsaved.firstToken = state.scored
