@@ -19,7 +19,7 @@ struct ModelCommand: ParsableCommand {
         var force = false
 
         func run() throws {
-            let logger = ModelOptions().makeLogger()
+            let logger = makeLogger(verbose: false)
             let path = DefaultModel.cachePath()
             if !force, FileManager.default.fileExists(atPath: path) {
                 let digest = try FileDigest.sha256(path: path)

@@ -28,17 +28,20 @@ struct ModelOptions: ParsableArguments {
 
     var threadCount: Int { threads ?? ProcessInfo.processInfo.activeProcessorCount }
 
-    func makeLogger() -> Logger {
-        var logger = Logger(label: "sinkstream")
-        logger.logLevel = verbose ? .debug : .info
-        return logger
-    }
+    func makeLogger() -> Logger { SinkstreamCLI.makeLogger(verbose: verbose) }
 
     /// Resolves (fetching if needed) and loads the model.
     func load(logger: Logger) throws -> LlamaModel {
         let path = try DefaultModel.resolve(explicit: model, logger: logger)
         return try LlamaModel(path: path, precision: precision, logger: logger)
     }
+}
+
+/// The command line's logger (standard error).
+func makeLogger(verbose: Bool) -> Logger {
+    var logger = Logger(label: "sinkstream")
+    logger.logLevel = verbose ? .debug : .info
+    return logger
 }
 
 /// Writes a line to standard error.
