@@ -17,6 +17,8 @@ public final class DocumentReader {
     private var buffer: [UInt8]
     /// Whether the file has been read to its end.
     public private(set) var reachedEnd = false
+    /// Whether any byte other than ASCII white space has been read.
+    public private(set) var sawText = false
 
     /// Bytes read from the file so far (the offset of the next byte to read).
     public var bytesRead: Int64 { encoder.bytesConsumed }
@@ -64,6 +66,7 @@ public final class DocumentReader {
             throw DocumentError.io(path, "cannot seek to the saved position: \(String(cString: strerror(errno))).", at: encoder.bytesConsumed)
         }
         reachedEnd = encoder.isFinished
+        sawText = encoder.bytesConsumed > 0
     }
 
     deinit { close(fd) }
@@ -78,6 +81,26 @@ public final class DocumentReader {
             throw DocumentError.io(path, "read failed: \(String(cString: strerror(errno))).", at: bytesRead)
         }
         let final = count == 0
+        let blockStart = bytesRead
+        try buffer.withUnsafeBytes { raw in
+            let block = UnsafeRawBufferPointer(rebasing: raw[0..<count])
+            if blockStart == 0, count >= 2, (block[0] == 0xFF && block[1] == 0xFE) || (block[0] == 0xFE && block[1] == 0xFF) {
+                throw DocumentError(code: "document.utf16", path: path, byteOffset: 0,
+                                    message: "the document is UTF-16 (it starts with a byte-order mark); convert it to UTF-8 first, e.g. `iconv -f UTF-16 -t UTF-8`")
+            }
+            if let nul = block.firstIndex(of: 0) {
+                throw DocumentError(code: "document.binary", path: path, byteOffset: blockStart + Int64(nul),
+                                    message: "the document looks binary (it contains a NUL byte), not text")
+            }
+            if !sawText {
+                sawText = block.contains { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 == 0x0B || $0 == 0x0C) }
+            }
+        }
+        if final && !sawText {
+            throw DocumentError(code: "document.empty", path: path, byteOffset: nil,
+                                message: bytesRead == 0 ? "the document is empty; there is nothing to score."
+                                    : "the document holds only white space; there is nothing to score.")
+        }
         do {
             let tokens = try buffer.withUnsafeBytes { raw in
                 try encoder.feed(UnsafeRawBufferPointer(rebasing: raw[0..<count]), isFinal: final)

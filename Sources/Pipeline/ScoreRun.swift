@@ -196,6 +196,10 @@ public final class ScoreRun {
             throw DocumentError(code: "document.too-short", path: documentPath, byteOffset: nil,
                                 message: "the document has fewer than 2 tokens; there is nothing to score.")
         }
+        if reader.reachedEnd, reader.bytesRead != documentSize {
+            throw DocumentError(code: "document.changed", path: documentPath, byteOffset: reader.bytesRead,
+                                message: "the document changed while it was being read (it had \(documentSize) bytes when the run started); its scores would not describe one text")
+        }
         flushBucket(final: true)
         try checkpoint(status: .completed)
         return .completed

@@ -86,7 +86,7 @@ struct ScoreCommand: ParsableCommand {
           sinkstream score book.txt --evict token --nll-out nll.tsv
         """)
 
-    @Argument(help: "The UTF-8 text file to score.")
+    @Argument(help: "The UTF-8 text file to score ('-' for standard input, which is first copied into the data folder so that the run can be resumed).")
     var file: String
 
     @OptionGroup var attention: AttentionOptions
@@ -118,7 +118,13 @@ struct ScoreCommand: ParsableCommand {
             mode: attention.attentionMode, precision: options.precision, chunk: attention.chunk,
             checkpointEveryTokens: checkpoints.checkpointEvery, checkpointEverySeconds: checkpoints.checkpointSeconds,
             bucket: checkpoints.bucket, replaceInvalid: replaceInvalid, tokenLimit: tokens)
-        let run = try ScoreRun.start(documentPath: file, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
+        var document = file
+        if DocumentSpool.needsSpooling(file) {
+            let directory = ((storeOptions.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("inputs")
+            document = try DocumentSpool.spool(file, into: directory)
+            printError("standard input saved as \(document)")
+        }
+        let run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
                                      config: config, store: store, threads: options.threadCount)
         try RunDriver.drive(run, store: store, nllOut: nllOut, threads: options.threadCount)
     }

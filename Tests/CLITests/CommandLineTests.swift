@@ -54,19 +54,26 @@ struct CommandLineTests {
 
     @Test("Documents that cannot be scored: empty, invalid UTF-8, a directory, a missing path")
     func badDocuments() throws {
-        let binary = try #require(binary)
+        let executable = try #require(self.binary)
         let dir = try Fixtures.temporaryDirectory("bad-docs-cli")
         let db = dir.appendingPathComponent("runs.sqlite").path
         let empty = dir.appendingPathComponent("empty.txt").path
         FileManager.default.createFile(atPath: empty, contents: Data())
         let invalid = dir.appendingPathComponent("invalid.txt").path
         try Data(Array("abc".utf8) + [0xC3, 0x28] + Array("def".utf8)).write(to: URL(fileURLWithPath: invalid))
+        let blank = dir.appendingPathComponent("blank.txt").path
+        try Data(" \n\n\t  \r\n".utf8).write(to: URL(fileURLWithPath: blank))
+        let binary = dir.appendingPathComponent("binary.bin").path
+        try Data([0x7F, 0x45, 0x4C, 0x46, 0x02, 0x01, 0x01, 0x00, 0x00, 0x00]).write(to: URL(fileURLWithPath: binary))
+        let utf16 = dir.appendingPathComponent("utf16.txt").path
+        try Data([0xFF, 0xFE] + Array("hello".utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] })).write(to: URL(fileURLWithPath: utf16))
         let cases: [(String, String)] = [
-            (empty, "fewer than 2 tokens"), (invalid, "byte offset 3"), (dir.path, "directory"),
+            (empty, "empty"), (blank, "only white space"), (binary, "binary"), (utf16, "UTF-16"),
+            (invalid, "byte offset 3"), (dir.path, "directory"),
             (dir.appendingPathComponent("missing.txt").path, "No such file"),
         ]
         for (path, message) in cases {
-            let r = try Fixtures.run(binary, ["score", path, "--db", db])
+            let r = try Fixtures.run(executable, ["score", path, "--db", db])
             #expect(r.status != 0, "\(path) was accepted")
             #expect(r.stderr.contains(message), "\(path): \(r.stderr)")
         }
