@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "Store", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Store", "Streaming", "Model", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,10 @@ public struct RunError: Error, CustomStringConvertible, Sendable, Equatable {
         RunError(code: "run.\(what)-changed", runID: id,
                  message: "run \(id) cannot be resumed: its \(what) \(path) is missing or has changed since the run started (SHA-256 differs).")
     }
+    public static func storage(_ id: String, _ detail: String) -> RunError {
+        RunError(code: "run.storage", runID: id,
+                 message: "run \(id) is paused at its last checkpoint because the run store could not be written: \(detail) Resume with `sinkstream resume \(id)` once the problem is fixed.")
+    }
     public static func damaged(_ id: String, _ detail: String) -> RunError {
         RunError(code: "run.damaged", runID: id, message: "run \(id) cannot be resumed: \(detail).")
     }

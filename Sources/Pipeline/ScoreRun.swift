@@ -155,6 +155,11 @@ public final class ScoreRun {
         do {
             let outcome = try loop(shouldStop: shouldStop, progress: progress)
             return outcome
+        } catch let error as StoreError where error.code == .diskFull || (error.sqliteCode ?? 0) & 0xFF == 10 {
+            // The store could not take the checkpoint (disk full, write error): the previous one
+            // is intact, so the run is paused there rather than failed.
+            try? store.setStatus(runID: runID, .paused, error: error.message)
+            throw RunError.storage(runID, error.message)
         } catch {
             try? store.setStatus(runID: runID, .failed, error: "\(error)")
             throw error

@@ -154,9 +154,16 @@ enum RunDriver {
         let start = Date()
         let firstScored = run.scored
         let progress = ProgressLine(total: nil, enabled: standardErrorIsTerminal)
-        let outcome = try run.run(shouldStop: { Interruption.isRequested }) { p in
-            let percent = p.documentSize > 0 ? Double(p.bytesRead) / Double(p.documentSize) : 1
-            progress.update(done: p.scored, perplexity: p.perplexity, fraction: percent, since: firstScored)
+        let outcome: RunOutcome
+        do {
+            outcome = try run.run(shouldStop: { Interruption.isRequested }) { p in
+                let percent = p.documentSize > 0 ? Double(p.bytesRead) / Double(p.documentSize) : 1
+                progress.update(done: p.scored, perplexity: p.perplexity, fraction: percent, since: firstScored)
+            }
+        } catch let error as RunError where error.code == "run.storage" {
+            progress.finish()
+            printError("Error: \(error)")
+            throw ExitCode(Interruption.storageExitCode)
         }
         progress.finish()
         let seconds = Date().timeIntervalSince(start)
