@@ -55,6 +55,12 @@ public final class InferenceEngine {
                                    threads: pool.threadCount, vocabularyBlock: Self.vocabularyBlock)
     }
 
+    /// Bytes of scratch memory an engine with these sizes allocates.
+    public static func workspaceBytes(config: LlamaConfig, threads: Int, maxChunk: Int, maxContext: Int) -> Int {
+        Workspace.byteCount(config: config, maxChunk: maxChunk, maxContext: maxContext, threads: threads,
+                            vocabularyBlock: vocabularyBlock)
+    }
+
     /// Processes tokens `first ..< first + tokens.count` of a stream.
     ///
     /// Each token's keys and values are written to `storage`; token `first + i` then attends

@@ -64,6 +64,11 @@ public final class KVStorage {
         values.deallocate()
     }
 
+    /// Bytes the storage for these sizes allocates (as ``byteCount`` would report).
+    public static func byteCount(layerCount: Int, kvHeadCount: Int, headDimension: Int, slots: Int) -> Int {
+        2 * layerCount * kvHeadCount * ((slots + 7) / 8 * 8) * headDimension * MemoryLayout<Float>.size
+    }
+
     /// Bytes allocated for keys and values.
     public var byteCount: Int { 2 * layerCount * kvHeadCount * slotStride * headDimension * MemoryLayout<Float>.size }
 

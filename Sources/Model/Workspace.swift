@@ -42,4 +42,13 @@ final class Workspace {
     }
 
     deinit { for p in owned { p.deallocate() } }
+
+    /// Bytes the buffers of an engine with these sizes take (an upper bound).
+    static func byteCount(config c: LlamaConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) -> Int {
+        let e = c.embeddingLength, f = c.feedForwardLength
+        let floats = n * e * 5 + 2 * n * c.kvWidth + 2 * n * f + 2 * n * c.headDimension
+            + threads * (c.headCount / c.kvHeadCount) * (maxContext + n + 8)
+            + threads * n * vocabularyBlock + 3 * n * ((c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock)
+        return floats * 4 + n * (e + f) * 2
+    }
 }

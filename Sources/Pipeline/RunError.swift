@@ -5,6 +5,12 @@ public struct RunError: Error, CustomStringConvertible, Sendable, Equatable {
     public let message: String
     public var description: String { message }
 
+    public init(code: String, runID: String, message: String) {
+        self.code = code
+        self.runID = runID
+        self.message = message
+    }
+
     public static func unknownRun(_ id: String) -> RunError {
         RunError(code: "run.unknown", runID: id, message: "there is no run '\(id)' in this database; `sinkstream runs` lists them.")
     }

@@ -102,6 +102,9 @@ struct ScoreCommand: ParsableCommand {
     @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
     var replaceInvalid = false
 
+    @Option(help: ArgumentHelp("Refuse to start if the model, cache and buffers would need more than this (e.g. 512M, 2G; default: physical memory).", valueName: "size"))
+    var maxMemory: ByteSize?
+
     @OptionGroup var storeOptions: StoreOptions
 
     @OptionGroup var options: ModelOptions
@@ -113,6 +116,8 @@ struct ScoreCommand: ParsableCommand {
     func run() throws {
         let logger = options.makeLogger()
         let model = try options.load(logger: logger)
+        try MemoryPlan(model: model, mode: attention.attentionMode, chunk: attention.chunk, threads: options.threadCount)
+            .check(limit: maxMemory?.bytes)
         let store = try storeOptions.open()
         let config = ScoreConfiguration(
             mode: attention.attentionMode, precision: options.precision, chunk: attention.chunk,
@@ -127,6 +132,20 @@ struct ScoreCommand: ParsableCommand {
         let run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
                                      config: config, store: store, threads: options.threadCount)
         try RunDriver.drive(run, store: store, nllOut: nllOut, threads: options.threadCount)
+    }
+}
+
+/// A size such as `512M` or `2G` (powers of 1024; a plain number is bytes).
+struct ByteSize: ExpressibleByArgument {
+    let bytes: Int
+    init?(argument: String) {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
+        var text = argument.uppercased()
+        if text.hasSuffix("B") { text.removeLast() }
+        var scale = 1
+        if let last = text.last, let unit = units[last] { scale = unit; text.removeLast() }
+        guard let value = Double(text), value > 0 else { return nil }
+        bytes = Int(value * Double(scale))
     }
 }
 

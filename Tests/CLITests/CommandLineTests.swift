@@ -96,4 +96,19 @@ struct CommandLineTests {
         let csv = try Fixtures.run(binary, ["runs", "--format", "csv", "--db", db])
         #expect(csv.stdout.hasPrefix("id,status,task,document"))
     }
+
+    @Test("--max-memory refuses a run whose cache and buffers do not fit, before scoring")
+    func maxMemory() throws {
+        let binary = try #require(binary)
+        let dir = try Fixtures.temporaryDirectory("max-memory")
+        let doc = dir.appendingPathComponent("doc.txt").path
+        try Data(try GoldenA.load().text.prefix(400).utf8).write(to: URL(fileURLWithPath: doc))
+        let db = dir.appendingPathComponent("runs.sqlite").path
+        let refused = try Fixtures.run(binary, ["score", doc, "--db", db, "--mode", "dense", "--max-memory", "300M"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--max-memory") && refused.stderr.contains("cache"))
+        #expect(!FileManager.default.fileExists(atPath: db), "nothing was started")
+        let fits = try Fixtures.run(binary, ["score", doc, "--db", db, "--window", "64", "--evict", "batch:16", "--max-memory", "1G"])
+        #expect(fits.status == 0, "\(fits.stderr)")
+    }
 }
