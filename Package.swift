@@ -15,6 +15,8 @@ let package = Package(
     products: [
         .executable(name: "sinkstream", targets: ["SinkstreamCLI"]),
         .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks", "Pipeline"]),
+        // The two input parsers alone, for the fuzz harness in Fuzz/ (no kernels, SQLite or crypto).
+        .library(name: "SinkstreamFormats", targets: ["GGUF", "Tokenization"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),

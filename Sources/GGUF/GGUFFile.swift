@@ -37,8 +37,7 @@ public final class GGUFFile: @unchecked Sendable {
     ///
     /// - Parameter path: the file's path.
     /// - Throws: `GGUFError` naming the file and the first problem found (with its byte offset).
-    public init(path: String) throws(GGUFError) {
-        self.path = path
+    public convenience init(path: String) throws(GGUFError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .openFailed(file: path, reason: GGUFFile.systemError()) }
         defer { close(fd) }
@@ -55,7 +54,32 @@ public final class GGUFFile: @unchecked Sendable {
         else {
             throw .openFailed(file: path, reason: "mmap failed: " + GGUFFile.systemError())
         }
+        try self.init(mapping: mapped, size: size, path: path)
+    }
 
+    /// Parses and validates GGUF bytes held in memory (a copy is made), e.g. for fuzzing.
+    ///
+    /// The result behaves like a file opened with `init(path:)`; `releaseResidentPages()`
+    /// would discard the copy, so it is meant for inspection, not for loading weights.
+    /// - Parameters:
+    ///   - bytes: the complete file contents.
+    ///   - name: the name used as `path` in the object and in errors.
+    /// - Throws: `GGUFError` naming `name` and the first problem found.
+    public convenience init(bytes: [UInt8], name: String = "<memory>") throws(GGUFError) {
+        guard !bytes.isEmpty else { throw .truncated(file: name, needed: 4, offset: 0, fileSize: 0) }
+        guard let mapped = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
+              mapped != UnsafeMutableRawPointer(bitPattern: -1)
+        else {
+            throw .openFailed(file: name, reason: "mmap failed: " + GGUFFile.systemError())
+        }
+        bytes.withUnsafeBytes { source in
+            if let base = source.baseAddress { mapped.copyMemory(from: base, byteCount: source.count) }
+        }
+        try self.init(mapping: mapped, size: bytes.count, path: name)
+    }
+
+    /// Takes ownership of `mapping` (unmapped on failure or in `deinit`) and parses it.
+    private init(mapping mapped: UnsafeMutableRawPointer, size: Int, path: String) throws(GGUFError) {
         let header: GGUFHeader
         do {
             header = try GGUFParser.parse(base: UnsafeRawPointer(mapped), size: size, file: path)
@@ -63,6 +87,7 @@ public final class GGUFFile: @unchecked Sendable {
             munmap(mapped, size)
             throw error
         }
+        self.path = path
         mapping = mapped
         fileSize = size
         version = header.version
