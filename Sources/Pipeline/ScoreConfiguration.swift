@@ -17,10 +17,14 @@ public struct ScoreConfiguration: Codable, Sendable, Equatable {
     public var replaceInvalid: Bool
     /// Stop after this many scored tokens (nil: the whole document).
     public var tokenLimit: Int?
+    /// Recompute mode only: score every K-th token position (`t % K == 0`) and store NaN for the
+    /// others, since each scored position costs a forward over the whole window (nil or 1: all).
+    public var recomputeStride: Int?
 
     public init(mode: AttentionMode, precision: Precision = .fast, chunk: Int = 256,
                 checkpointEveryTokens: Int = 16_384, checkpointEverySeconds: Double = 30,
-                bucket: Int = 1_024, replaceInvalid: Bool = false, tokenLimit: Int? = nil) {
+                bucket: Int = 1_024, replaceInvalid: Bool = false, tokenLimit: Int? = nil,
+                recomputeStride: Int? = nil) {
         self.mode = mode
         self.precision = precision
         self.chunk = chunk
@@ -29,5 +33,12 @@ public struct ScoreConfiguration: Codable, Sendable, Equatable {
         self.bucket = bucket
         self.replaceInvalid = replaceInvalid
         self.tokenLimit = tokenLimit
+        self.recomputeStride = recomputeStride
+    }
+
+    /// The positions scored: every `sampleStride`-th (1 unless a recompute run is sampled).
+    public var sampleStride: Int {
+        guard case .recompute = mode, let k = recomputeStride, k > 1 else { return 1 }
+        return k
     }
 }

@@ -138,14 +138,19 @@ public final class ScoreRun {
         unsaved.firstToken = state.scored
     }
 
-    /// Tokens scored so far.
+    /// Token positions scored so far (for a sampled recompute run, also the skipped ones).
     public var scored: Int { state.scored }
     /// Blob bytes (K/V rows, losses, offsets, states) of each checkpoint this object wrote.
     public private(set) var checkpointSizes: [Int] = []
     /// Checkpoints written by this object.
     public var checkpointsWritten: Int { checkpointSizes.count }
-    /// Sum of the losses scored so far.
-    public var nllSum: Double { state.nllSum }
+    /// Positions with a computed loss (`scored` unless the run samples every K-th position).
+    public var sampledTokens: Int { state.sampled ?? state.scored }
+    /// Sum of the losses scored so far; for a sampled run the sum over the sampled positions
+    /// scaled to all of them (`scored × their mean`), so `exp(nllSum / scored)` is the estimate.
+    public var nllSum: Double {
+        sampledTokens == scored ? state.nllSum : state.nllSum / Double(max(sampledTokens, 1)) * Double(scored)
+    }
 
     /// Scores until the document ends (or the token limit), or until `shouldStop` returns true
     /// (then a final checkpoint is written and the run is marked paused).
@@ -189,7 +194,7 @@ public final class ScoreRun {
             record(losses: losses, offsets: Array(state.pendingOffsets[0..<n]))
             state.pendingIDs.removeFirst(n)
             state.pendingOffsets.removeFirst(n)
-            progress(RunProgressReport(scored: state.scored, nllSum: state.nllSum, bytesRead: reader.bytesRead, documentSize: documentSize))
+            progress(RunProgressReport(scored: state.scored, nllSum: nllSum, bytesRead: reader.bytesRead, documentSize: documentSize))
             let sinceTokens = state.scored - unsaved.firstToken
             let sinceSeconds = Date().timeIntervalSince(lastCheckpointTime)
             if (config.checkpointEveryTokens > 0 && sinceTokens >= config.checkpointEveryTokens)
@@ -219,7 +224,17 @@ public final class ScoreRun {
         // Recompute needs the window's history before the chunk.
         let history = state.history
         let all = history + ids + [targets.last ?? -1]
-        let losses = recompute.losses(tokens: all, range: history.count..<(history.count + ids.count))
+        let stride = config.sampleStride
+        let losses: [Float]
+        if stride == 1 {
+            losses = recompute.losses(tokens: all, range: history.count..<(history.count + ids.count))
+        } else {
+            // Only positions t with t % stride == 0 are scored; the others are stored as NaN.
+            losses = ids.indices.map { i in
+                (state.scored + i) % stride == 0
+                    ? recompute.losses(tokens: all, range: (history.count + i)..<(history.count + i + 1))[0] : .nan
+            }
+        }
         state.history = Array((history + ids).suffix(max(0, recompute.window - 1)))
         return losses
     }
@@ -228,8 +243,16 @@ public final class ScoreRun {
         unsaved.nll += losses
         unsaved.offsets += offsets
         for loss in losses {
-            state.nllSum += Double(loss)
-            state.bucketSum += Double(loss)
+            // NaN marks a position a sampled recompute run skipped: counted, not summed.
+            if loss.isNaN {
+                state.sampled = state.sampled ?? state.scored
+                state.bucketSampled = state.bucketSampled ?? state.bucketCount
+            } else {
+                state.nllSum += Double(loss)
+                state.bucketSum += Double(loss)
+                state.sampled = state.sampled.map { $0 + 1 }
+                state.bucketSampled = state.bucketSampled.map { $0 + 1 }
+            }
             state.bucketCount += 1
             state.scored += 1
             if state.bucketCount == config.bucket { flushBucket(final: false) }
@@ -239,17 +262,20 @@ public final class ScoreRun {
     /// Closes the current metric bucket (a partial one only at the end of the run).
     private func flushBucket(final: Bool) {
         guard state.bucketCount > 0, final || state.bucketCount == config.bucket else { return }
-        let mean = state.bucketSum / Double(state.bucketCount)
+        // Means over the positions with a loss (all of them unless the run is sampled).
+        let mean = state.bucketSum / Double(state.bucketSampled ?? state.bucketCount)
         let seconds = max(Date().timeIntervalSince(bucketStart), 1e-9)
         let capacity = Double(config.mode.maxVisible(contextLength: model.config.contextLength))
-        let live = session.map { Double($0.cache.liveRanges.reduce(0) { $0 + $1.count }) } ?? capacity
+        // Recompute has no cache; its window holds min(t, W) tokens.
+        let live = session.map { Double($0.cache.liveRanges.reduce(0) { $0 + $1.count }) } ?? Double(min(state.scored, Int(capacity)))
         unsaved.metrics.append(MetricRow(
             runID: runID, bucketStart: Int64(state.scored - state.bucketCount), bucketEnd: Int64(state.scored),
-            meanNLL: mean, ppl: exp(mean), cumulativePPL: exp(state.nllSum / Double(state.scored)),
+            meanNLL: mean, ppl: exp(mean), cumulativePPL: exp(state.nllSum / Double(state.sampled ?? state.scored)),
             tokensPerSecond: Double(state.bucketCount) / seconds, cacheFill: min(1, live / capacity),
             peakMemoryBytes: Self.peakMemoryBytes()))
         state.bucketSum = 0
         state.bucketCount = 0
+        state.bucketSampled = state.bucketSampled.map { _ in 0 }
         bucketStart = Date()
     }
 
@@ -271,7 +297,7 @@ public final class ScoreRun {
             tokenizerState: reader.encoderState, cacheState: cacheState, taskState: try JSONEncoder().encode(state),
             rngState: nil, newKVBlocks: blocks, newNLLBlocks: nllBlocks, newMetrics: unsaved.metrics, newOutputs: [],
             liveRanges: liveRanges,
-            progress: RunProgress(tokens: Int64(state.scored), bytes: state.pendingOffsets.first ?? reader.bytesRead, nllSum: state.nllSum))
+            progress: RunProgress(tokens: Int64(state.scored), bytes: state.pendingOffsets.first ?? reader.bytesRead, nllSum: nllSum))
         try store.writeCheckpoint(write)
         checkpointSizes.append(blocks.reduce(0) { $0 + $1.data.count } + unsaved.nll.count * 12
             + write.tokenizerState.count + write.cacheState.count + write.taskState.count)
@@ -367,6 +393,10 @@ struct ScoreState: Codable {
     var kvWrittenUpTo = 0
     /// Recompute mode: the last W−1 scored tokens.
     var history: [Int32] = []
+    /// Positions with a loss so far and in the open bucket, once a sampled run skipped one
+    /// (nil: equal to `scored` / `bucketCount`; optional so older checkpoints still decode).
+    var sampled: Int?
+    var bucketSampled: Int?
 }
 
 /// The cache's part of a checkpoint.

@@ -9,7 +9,10 @@ extension Comparison {
     ///
     /// Missing cells print as `—`; a cell covering fewer tokens than its row (a run that ends
     /// inside the bucket) is marked with `*`.
-    public func table() -> String {
+    /// - Parameter sampleStride: when the runs were compared on every K-th position only
+    ///   (`expanded(stride:range:)`), K: a full cell then holds the row's multiples of K.
+    public func table(sampleStride: Int = 1) -> String {
+        let k = max(1, sampleStride)
         var lines: [String] = []
         for (i, run) in runs.enumerated() {
             let ppl = run.ppl.map { NumberText.fixed($0, decimals: 2) } ?? "—"
@@ -26,7 +29,8 @@ extension Comparison {
             var cells = [NumberText.grouped(row.startToken), NumberText.grouped(row.endToken)]
             for cell in row.cells {
                 guard let c = cell else { cells.append("—"); continue }
-                let isPartial = c.count < row.endToken - row.startToken
+                let samplesInRow = (row.endToken + k - 1) / k - (row.startToken + k - 1) / k
+                let isPartial = c.count < samplesInRow
                 partial = partial || isPartial
                 cells.append(NumberText.fixed(c.ppl, decimals: 2) + (isPartial ? "*" : ""))
             }

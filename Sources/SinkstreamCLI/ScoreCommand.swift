@@ -54,18 +54,7 @@ struct AttentionOptions: ParsableArguments {
         }
     }
 
-    var attentionMode: AttentionMode {
-        switch mode {
-        case .dense: .dense
-        case .window: .window(window)
-        case .recompute: .recompute(window)
-        case .sink:
-            switch evict {
-            case .token: .sink(sinks: sinks, window: window)
-            case .batch(let e): e == 1 ? .sink(sinks: sinks, window: window) : .sinkBatch(sinks: sinks, window: window, evict: e)
-            }
-        }
-    }
+    var attentionMode: AttentionMode { mode.attentionMode(sinks: sinks, window: window, evict: evict) }
 }
 
 struct ScoreCommand: ParsableCommand {

@@ -16,11 +16,13 @@ struct Sinkstream: ParsableCommand {
         Examples:
           sinkstream score book.txt
           sinkstream score book.txt --mode window --window 1024 --nll-out losses.tsv
+          sinkstream report RUN --bucket 512 --worst 5
+          sinkstream compare book.txt --modes dense,window,sink,recompute --tokens 20000
           sinkstream generate --chat --prompt "What is the capital of France?"
           sinkstream bench
         """,
         subcommands: [
-            ScoreCommand.self, ResumeCommand.self, RunsCommand.self, ExportCommand.self, GenerateCommand.self,
+            ScoreCommand.self, ResumeCommand.self, RunsCommand.self, ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self,
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )

@@ -1,0 +1,100 @@
+import Foundation
+import Report
+import Store
+import Streaming
+
+/// A stored score run read back for reporting: its record, configuration, losses and status.
+public struct StoredRun: Sendable {
+    /// The run's row in the store.
+    public var record: RunRecord
+    /// The run's configuration, if its JSON could be read.
+    public var config: ScoreConfiguration?
+    /// Every stored loss (NaN at positions a sampled recompute run skipped), with byte offsets.
+    public var series: LossSeries
+    /// Every K-th position has a loss (1: all of them).
+    public var sampleStride: Int
+    /// Whether the run has not finished (paused, interrupted, failed or still running).
+    public var isPartial: Bool { record.status != .completed }
+
+    /// Reads a run's record and all of its stored losses.
+    ///
+    /// The series is labelled with the run's mode description (`sink_batch(4,1020,256)`), its mode
+    /// is the mode's kind (`sink`, `window`, `dense`, `recompute`), its `cacheCapacity` is S + W for
+    /// sink and window runs, and its status says how far an unfinished run got.
+    /// - Throws: ``RunError`` `run.unknown` for an unknown id, `run.empty` for a run without any
+    ///   stored loss; `StoreError` for a damaged store.
+    public static func load(id: String, store: RunStore) throws -> StoredRun {
+        guard let record = try store.run(id: id) else { throw RunError.unknownRun(id) }
+        let config = try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(record.config.utf8))
+        let slice = try store.nll(runID: id, range: 0..<Int64(Int32.max))
+        guard !slice.nll.isEmpty else { throw RunError.noLosses(id, status: record.status) }
+        var capacity: Int?
+        var kind = record.mode
+        if let mode = config?.mode {
+            switch mode {
+            case .dense: kind = "dense"
+            case .sink, .sinkBatch: kind = "sink"; capacity = mode.maxVisible(contextLength: 0)
+            case .window: kind = "window"; capacity = mode.maxVisible(contextLength: 0)
+            case .recompute: kind = "recompute"
+            }
+        }
+        let stride = config?.sampleStride ?? 1
+        let series = LossSeries(
+            label: record.mode, mode: kind,
+            firstToken: Int(slice.tokens.lowerBound), nll: slice.nll, byteOffsets: slice.byteOffsets,
+            documentByteCount: record.documentSize, cacheCapacity: capacity,
+            status: Self.status(record, config: config, store: store))
+        return StoredRun(record: record, config: config, series: series, sampleStride: stride)
+    }
+
+    /// `completed`, or how far an unfinished run got: `paused at token 12,345 of ~45,000; figures so far`.
+    static func status(_ r: RunRecord, config: ScoreConfiguration?, store: RunStore) -> String {
+        if r.status == .completed { return "completed" }
+        var total: Int64? = r.bytes > 0 ? Int64((Double(r.documentSize) * Double(r.tokens) / Double(r.bytes)).rounded()) : nil
+        if let limit = config?.tokenLimit { total = min(total ?? Int64(limit), Int64(limit)) }
+        let at = "at token \(grouped(r.tokens))" + (total.map { " of ~\(grouped($0))" } ?? "")
+        switch r.status {
+        case .paused:
+            return "paused \(at); figures so far"
+        case .failed:
+            return "failed \(at) (\(r.errorText ?? "no error recorded")); figures so far"
+        case .running:
+            // A live process holds the run's lock; if nobody does, the process died.
+            do {
+                let lock = try store.lock(runID: r.id)
+                lock.release()
+                return "interrupted \(at) (no process holds it; `sinkstream resume \(r.id)` continues); figures so far"
+            } catch let e as StoreError where e.code == .runLocked {
+                return "running (process \(e.holderPID.map(String.init) ?? "?")) \(at); figures as of its last checkpoint"
+            } catch {
+                return "running or interrupted \(at); figures as of its last checkpoint"
+            }
+        case .completed:
+            return "completed"
+        }
+    }
+
+    static func grouped(_ v: Int64) -> String {
+        let digits = String(v.magnitude)
+        var out = ""
+        for (i, ch) in digits.enumerated() {
+            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(ch)
+        }
+        return (v < 0 ? "-" : "") + out
+    }
+}
+
+extension RunError {
+    /// The run exists but has not stored any loss yet.
+    public static func noLosses(_ id: String, status: RunStatus) -> RunError {
+        RunError(code: "run.empty", runID: id,
+                 message: "run \(id) has no scored tokens yet (status \(status.rawValue)); there is nothing to report.")
+    }
+
+    /// Runs over different documents cannot be lined up by token position.
+    public static func differentDocuments(_ id: String, _ other: String) -> RunError {
+        RunError(code: "run.different-documents", runID: id,
+                 message: "runs \(other) and \(id) are over different documents (SHA-256 differs); only runs over the same document can be lined up by token position.")
+    }
+}
