@@ -31,6 +31,14 @@ public final class RunLock: @unchecked Sendable {
         guard fd >= 0 else {
             throw RunLock.failure("open", runID: runID, path: path)
         }
+        // A lock whose holder's pid is already cleared is being released: a process that forked
+        // at that moment keeps the open file (and so the lock) until its exec closes it. Give
+        // such a transient holder a moment before calling the run busy.
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK && RunLock.readPID(fd) == nil && attempts < 40 {
+            attempts += 1
+            usleep(25_000)
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             let holder = RunLock.readPID(fd)
