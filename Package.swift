@@ -49,7 +49,7 @@ let package = Package(
         // Runs: streaming a document from disk through a scorer with checkpoints in the store.
         .target(name: "Pipeline", dependencies: ["Model", "Streaming", "Tokenization", "Store", "Report", "Kernels"]),
         // Long-document tasks: sections, chat templates, generation.
-        .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization"]),
+        .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization", "Kernels", "Store", "Pipeline"]),
         .executableTarget(
             name: "SinkstreamCLI",
             dependencies: [
@@ -67,7 +67,7 @@ let package = Package(
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks", "TestSupport"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Streaming", "Tokenization", "Store", "Pipeline", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Store", "Streaming", "Model", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
