@@ -20,7 +20,7 @@ struct Sinkstream: ParsableCommand {
           sinkstream bench
         """,
         subcommands: [
-            ScoreCommand.self, ResumeCommand.self, RunsCommand.self, ExportCommand.self, GenerateCommand.self,
+            ScoreCommand.self, SummarizeCommand.self, TranslateCommand.self, ResumeCommand.self, RunsCommand.self, ExportCommand.self, GenerateCommand.self,
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )
