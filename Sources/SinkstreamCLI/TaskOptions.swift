@@ -38,6 +38,9 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Seed of the sampling generator (its state is checkpointed, so resumed runs sample the same tokens).")
     var seed: UInt64 = 0
 
+    @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run of the previous reply (a small model tends to copy its last answer, which stays in the window); 0: off.", valueName: "N"))
+    var copyGuard: Int = 0
+
     @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
     var template: ChatTemplate?
 
@@ -68,6 +71,7 @@ struct TaskOptions: ParsableArguments {
         if output != nil && files.count > 1 { throw ValidationError("--output takes one input; with \(files.count) inputs use --output-dir.") }
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be read only once.") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("Please give --max-tokens a positive value.") }
+        if copyGuard < 0 { throw ValidationError("Please give --copy-guard a value of 0 or more.") }
         if chunk < 1 || chunk > 4096 { throw ValidationError("Please give --chunk a value between 1 and 4096.") }
         if sinks < 0 || window < 1 { throw ValidationError("Please give --sinks ≥ 0 and --window ≥ 1.") }
         if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
@@ -85,6 +89,7 @@ struct TaskOptions: ParsableArguments {
             kind: kind, precision: precision, sinks: sinks, window: window, evict: e, chunk: chunk,
             sectionTokens: sectionTokens, maxTokens: maxTokens, length: length, language: language, style: style,
             template: template, sampling: SamplingConfiguration(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil,
             checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
             outputPath: outputPath, format: jsonl ? .jsonl : .text)
     }

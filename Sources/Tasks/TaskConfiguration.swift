@@ -56,6 +56,8 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
     public var template: ChatTemplate?
     public var sampling: SamplingConfiguration
     public var repetition: RepetitionGuard
+    /// Keeps a reply from repeating the previous one (nil: off).
+    public var copyGuard: CopyGuard?
     /// Checkpoint after this many stream tokens (0: only by time and at section ends).
     public var checkpointEveryTokens: Int
     /// Checkpoint after this many seconds (0: only by tokens).
@@ -69,7 +71,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
     public init(kind: TaskKind, precision: Precision = .fast, sinks: Int = 4, window: Int = 1020, evict: Int = 1,
                 chunk: Int = 256, sectionTokens: Int? = nil, maxTokens: Int? = nil, length: SummaryLength = .medium,
                 language: String? = nil, style: String? = nil, template: ChatTemplate? = nil,
-                sampling: SamplingConfiguration = SamplingConfiguration(), repetition: RepetitionGuard = RepetitionGuard(),
+                sampling: SamplingConfiguration = SamplingConfiguration(), repetition: RepetitionGuard = RepetitionGuard(), copyGuard: CopyGuard? = nil,
                 checkpointEveryTokens: Int = 4096, checkpointEverySeconds: Double = 30, replaceInvalid: Bool = false,
                 outputPath: String? = nil, format: TaskOutputFormat = .text) {
         self.kind = kind
@@ -86,6 +88,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
         self.template = template
         self.sampling = sampling
         self.repetition = repetition
+        self.copyGuard = copyGuard
         self.checkpointEveryTokens = checkpointEveryTokens
         self.checkpointEverySeconds = checkpointEverySeconds
         self.replaceInvalid = replaceInvalid

@@ -207,7 +207,7 @@ public final class TaskRun {
         let started = Date()
         let logits = try session.process(state.toFeed, logits: true).logits
         if isPrompt { state.counters.promptTokens += state.toFeed.count }
-        let id = sampler.next(logits: logits, banned: [])
+        let id = sampler.next(logits: logits, banned: config.copyGuard?.banned(generated: job.generated, previous: state.previousReply) ?? [])
         let seconds = Date().timeIntervalSince(started)
         if isPrompt { state.counters.promptSeconds += seconds } else { state.counters.generateSeconds += seconds }
         var stop = false
@@ -236,6 +236,7 @@ public final class TaskRun {
         unsavedOutputs.append(output)
         state.job = nil
         state.turnOpen = true
+        state.previousReply = job.generated
         if config.kind == .translate {
             try checkpoint(status: .running)
             try appendToOutputFile(output)

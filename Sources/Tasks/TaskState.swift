@@ -51,6 +51,8 @@ struct TaskState: Codable {
     var toFeed: [Int32] = []
     /// A reply has been given: the next prompt starts by closing it.
     var turnOpen = false
+    /// The tokens of the previous reply (the copy guard keeps the next one from repeating it).
+    var previousReply: [Int32] = []
     /// Outputs written so far (the next output's sequence number).
     var outputs = 0
     /// Tokens whose K/V rows are already in the store.

@@ -51,3 +51,17 @@ struct SamplingTests {
         #expect(guardian.loopLength([]) == nil)
     }
 }
+
+@Suite("Copy guard")
+struct CopyGuardTests {
+    @Test("Bans exactly the tokens that would repeat an n-gram of the previous reply")
+    func bans() {
+        let g = CopyGuard(n: 3)
+        let previous: [Int32] = [1, 2, 3, 4, 1, 2, 5]
+        #expect(g.banned(generated: [9, 1, 2], previous: previous) == [3, 5])
+        #expect(g.banned(generated: [2, 3], previous: previous) == [4])
+        #expect(g.banned(generated: [7, 8], previous: previous).isEmpty)
+        #expect(g.banned(generated: [1], previous: previous).isEmpty)
+        #expect(CopyGuard(n: 0).banned(generated: [1, 2], previous: previous).isEmpty)
+    }
+}
