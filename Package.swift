@@ -51,7 +51,7 @@ let package = Package(
         // Runs: streaming a document from disk through a scorer with checkpoints in the store.
         .target(name: "Pipeline", dependencies: ["Model", "Streaming", "Tokenization", "Store", "Report", "Kernels"]),
         // Long-document tasks: sections, chat templates, generation.
-        .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization"]),
+        .target(name: "Tasks", dependencies: ["Model", "Streaming", "Tokenization", "Kernels", "Store", "Pipeline"]),
         .executableTarget(
             name: "SinkstreamCLI",
             dependencies: [
@@ -65,11 +65,11 @@ let package = Package(
         .testTarget(name: "GGUFTests", dependencies: ["GGUF", "TestSupport"]),
         .testTarget(name: "TokenizationTests", dependencies: ["Tokenization", "GGUF", "TestSupport"]),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels", "CKernels", "TestSupport"]),
-        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization", "Streaming", "Tasks", "TestSupport"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
-        .testTarget(name: "TasksTests", dependencies: ["Tasks", "TestSupport"]),
+        .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Streaming", "Tokenization", "Store", "Pipeline", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "Store", "TestSupport"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Store", "Streaming", "Model", "TestSupport"]),
     ],

@@ -17,7 +17,10 @@ struct ResumeCommand: ParsableCommand {
         """)
 
     @Argument(help: "The run id (see `sinkstream runs`).")
-    var runID: String
+    var runID: String?
+
+    @Option(help: ArgumentHelp("Continue every unfinished run of this batch (summarize/translate with several files).", valueName: "id"))
+    var batch: String?
 
     @Option(help: ArgumentHelp("Write every token's loss to this file as `t<TAB>nll` lines when the run completes.", valueName: "path"))
     var nllOut: String?
@@ -26,13 +29,30 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    func validate() throws {
+        if (runID == nil) == (batch == nil) { throw ValidationError("Please name a run id or a --batch id (one of them).") }
+    }
+
     func run() throws {
         let store = try storeOptions.open()
+        if let batch {
+            let unfinished = try store.runs(batchID: batch).filter { $0.status != .completed }.map(\.id)
+            guard !unfinished.isEmpty else {
+                throw ValidationError("Batch \(batch) has no unfinished runs in \(store.path).")
+            }
+            try TaskDriver.resume(runIDs: unfinished, batchID: batch, store: store, options: options)
+            return
+        }
+        guard let runID else { return }
         guard let record = try store.run(id: runID) else {
             throw ValidationError("There is no run '\(runID)' in \(store.path); `sinkstream runs` lists them.")
         }
         guard record.status != .completed else {
             throw ValidationError("Run \(runID) is already completed; nothing to resume.")
+        }
+        if record.task == .summarize || record.task == .translate {
+            try TaskDriver.resume(runIDs: [runID], batchID: nil, store: store, options: options)
+            return
         }
         let logger = options.makeLogger()
         // The run's own model unless --model overrides it; its precision comes from the run.

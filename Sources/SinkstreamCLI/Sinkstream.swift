@@ -22,7 +22,8 @@ struct Sinkstream: ParsableCommand {
           sinkstream bench
         """,
         subcommands: [
-            ScoreCommand.self, ResumeCommand.self, RunsCommand.self, ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self,
+            ScoreCommand.self, SummarizeCommand.self, TranslateCommand.self, ResumeCommand.self, RunsCommand.self,
+            ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self,
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )

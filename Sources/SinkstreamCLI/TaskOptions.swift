@@ -1,0 +1,105 @@
+import ArgumentParser
+import Foundation
+import Kernels
+import Tasks
+
+extension ChatTemplate: ExpressibleByArgument {}
+extension SummaryLength: ExpressibleByArgument {}
+
+/// Options shared by `summarize` and `translate`.
+struct TaskOptions: ParsableArguments {
+    @Argument(help: ArgumentHelp("The UTF-8 text files to process ('-' reads standard input, spooled next to the run database so the run stays resumable).", valueName: "file"))
+    var files: [String]
+
+    @Option(help: ArgumentHelp("Write the result to this file (one input only). Without it the result goes to standard output when the run completes.", valueName: "path"))
+    var output: String?
+
+    @Option(help: ArgumentHelp("Write each input's result into this directory (any number of inputs).", valueName: "dir"))
+    var outputDir: String?
+
+    @Flag(help: "Write JSON lines (source byte range, source text, output) instead of text/Markdown.")
+    var jsonl = false
+
+    @Option(help: "The most document tokens per section (default: 640 for summaries, 200 for translations).")
+    var sectionTokens: Int?
+
+    @Option(help: "The most tokens generated per section (default: 96 per note, 280 per translated section).")
+    var maxTokens: Int?
+
+    @Option(help: "Sampling temperature (0: greedy, the default).")
+    var temperature: Double = 0
+
+    @Option(help: "Sample only among the k most likely tokens (0: all).")
+    var topK: Int = 0
+
+    @Option(help: "Sample only among the most likely tokens whose probability reaches p (1: all).")
+    var topP: Double = 1
+
+    @Option(help: "Seed of the sampling generator (its state is checkpointed, so resumed runs sample the same tokens).")
+    var seed: UInt64 = 0
+
+    @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run of the previous reply (a small model tends to copy its last answer, which stays in the window); 0: off.", valueName: "N"))
+    var copyGuard: Int = 0
+
+    @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
+    var template: ChatTemplate?
+
+    @Option(help: "Attention-sink tokens kept forever.")
+    var sinks: Int = 4
+
+    @Option(help: "Recent tokens each token attends to, itself included (the rolling window).")
+    var window: Int = 1020
+
+    @Option(help: ArgumentHelp("Eviction: 'token' (one by one, exact StreamingLLM) or 'batch:E'.", valueName: "token|batch:E"))
+    var evict: EvictionOption = .token
+
+    @Option(help: "Tokens per forward pass while reading a prompt.")
+    var chunk: Int = 256
+
+    @Option(help: "Checkpoint after this many processed tokens (0: only by time and at section ends).")
+    var checkpointEvery: Int = 4096
+
+    @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
+    var checkpointSeconds: Double = 30
+
+    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
+    var replaceInvalid = false
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("Please name at least one input file ('-' for standard input).") }
+        if output != nil && outputDir != nil { throw ValidationError("Please give either --output or --output-dir, not both.") }
+        if output != nil && files.count > 1 { throw ValidationError("--output takes one input; with \(files.count) inputs use --output-dir.") }
+        if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be read only once.") }
+        if let maxTokens, maxTokens < 1 { throw ValidationError("Please give --max-tokens a positive value.") }
+        if copyGuard < 0 { throw ValidationError("Please give --copy-guard a value of 0 or more.") }
+        if chunk < 1 || chunk > 4096 { throw ValidationError("Please give --chunk a value between 1 and 4096.") }
+        if sinks < 0 || window < 1 { throw ValidationError("Please give --sinks ≥ 0 and --window ≥ 1.") }
+        if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
+    }
+
+    /// The configuration for one input (`outputPath` already resolved).
+    func configuration(kind: TaskKind, precision: Precision, outputPath: String?, length: SummaryLength = .medium,
+                       language: String? = nil, style: String? = nil) -> TaskConfiguration {
+        let e: Int
+        switch evict {
+        case .token: e = 1
+        case .batch(let n): e = n
+        }
+        return TaskConfiguration(
+            kind: kind, precision: precision, sinks: sinks, window: window, evict: e, chunk: chunk,
+            sectionTokens: sectionTokens, maxTokens: maxTokens, length: length, language: language, style: style,
+            template: template, sampling: SamplingConfiguration(temperature: temperature, topK: topK, topP: topP, seed: seed),
+            copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil,
+            checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
+            outputPath: outputPath, format: jsonl ? .jsonl : .text)
+    }
+
+    /// Where an input's result goes: --output, a file in --output-dir, or nil (standard output).
+    func outputPath(for input: String, kind: TaskKind) -> String? {
+        if let output { return URL(fileURLWithPath: output).standardizedFileURL.path }
+        guard let outputDir else { return nil }
+        let base = input == "-" ? "stdin" : ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+        let suffix = kind == .summarize ? (jsonl ? ".summary.jsonl" : ".summary.md") : (jsonl ? ".translated.jsonl" : ".translated.txt")
+        return URL(fileURLWithPath: outputDir).appendingPathComponent(base + suffix).standardizedFileURL.path
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import Store
+import Tokenization
+
+/// Consecutive notes merged by one generation.
+struct NoteGroup {
+    var notes: [OutputChunk]
+    var byteStart: Int64 { notes.first?.byteStart ?? 0 }
+    var byteEnd: Int64 { notes.last?.byteEnd ?? 0 }
+}
+
+extension TaskRun {
+    /// The output kind of notes at `level` (0: the notes on sections).
+    static func noteKind(level: Int) -> String { level == 0 ? "note" : "note-\(level + 1)" }
+
+    /// Sets up the next job (its prompt in `toFeed`). Returns false when the phase changed instead.
+    func planNextJob() throws -> Bool {
+        switch state.phase {
+        case .sections:
+            guard let section = try nextSection() else {
+                if state.sections == 0 {
+                    throw TaskError(code: "task.empty-document", message: "\(documentPath): the document is empty; there is nothing to \(config.kind.rawValue).")
+                }
+                state.phase = config.kind == .summarize ? .reduce : .done
+                state.reduceLevel = 0
+                state.reduceGroup = 0
+                if state.phase == .reduce { try checkpoint(status: .running) }  // the notes must be in the store
+                return false
+            }
+            state.sections += 1
+            state.counters.sourceTokens += section.tokenIDs.count
+            let text = model.tokenizer.decode(section.tokenIDs)
+            let message = config.kind == .summarize
+                ? TaskPrompts.note(section: text)
+                : TaskPrompts.translate(section: text, language: config.language, style: config.style)
+            try begin(TaskJob(kind: config.kind == .summarize ? Self.noteKind(level: 0) : "section",
+                              byteStart: section.byteStart, byteEnd: section.byteEnd, maxTokens: config.maxTokens),
+                      message: message)
+            return true
+        case .reduce:
+            let groups = try noteGroups(level: state.reduceLevel)
+            if groups.count <= 1 {
+                let notes = groups.first?.notes ?? []
+                let texts = notes.map { Self.oneLine($0.text) }
+                let message = TaskPrompts.summary(notes: texts, words: config.length.words)
+                let promptTokens = model.tokenizer.encode(message, parseSpecial: false).count + TaskConfiguration.promptOverhead
+                let room = config.window - promptTokens
+                let maxTokens = max(16, min(config.length.words * 2, room))
+                try begin(TaskJob(kind: "summary", byteStart: 0, byteEnd: documentSize, maxTokens: maxTokens), message: message)
+                state.phase = .done  // after this job
+                return true
+            }
+            if state.reduceGroup >= groups.count {
+                state.reduceLevel += 1
+                state.reduceGroup = 0
+                try checkpoint(status: .running)  // this level's notes must be in the store
+                return false
+            }
+            let group = groups[state.reduceGroup]
+            state.reduceGroup += 1
+            let message = TaskPrompts.merge(notes: group.notes.map { Self.oneLine($0.text) })
+            try begin(TaskJob(kind: Self.noteKind(level: state.reduceLevel + 1), byteStart: group.byteStart, byteEnd: group.byteEnd,
+                              maxTokens: config.maxTokens), message: message)
+            return true
+        case .done:
+            return false
+        }
+    }
+
+    private func begin(_ job: TaskJob, message: String) throws {
+        var feed = state.turnOpen ? endOfTurn : []
+        feed += try template.encode([.init(role: "user", content: message)], tokenizer: model.tokenizer)
+        state.job = job
+        state.toFeed = feed
+    }
+
+    /// The next section from the splitter, reading the document as needed; nil at the end.
+    func nextSection() throws -> DocumentSection? {
+        while true {
+            var i = 0
+            while i < state.readIDs.count {
+                let id = state.readIDs[i], offset = state.readOffsets[i]
+                i += 1
+                if let section = state.splitter.append(id: id, byteOffset: offset, bytes: model.tokenizer.tokenBytes(id)) {
+                    state.readIDs.removeFirst(i)
+                    state.readOffsets.removeFirst(i)
+                    return section
+                }
+            }
+            state.readIDs.removeAll()
+            state.readOffsets.removeAll()
+            if reader.reachedEnd { return state.splitter.finish(documentEnd: reader.bytesRead) }
+            for token in try reader.next() {
+                state.readIDs.append(token.id)
+                state.readOffsets.append(token.byteOffset)
+            }
+        }
+    }
+
+    /// The notes of `level` (all in the store by now) in groups that fit one prompt; at least
+    /// two notes per group so that every level has fewer notes than the one before.
+    func noteGroups(level: Int) throws -> [NoteGroup] {
+        if let cached = groupsCache, cached.level == level { return cached.groups }
+        let kind = Self.noteKind(level: level)
+        let notes = try store.outputs(runID: runID).filter { $0.kind == kind }
+        var groups: [NoteGroup] = []
+        var current = NoteGroup(notes: [])
+        var tokens = 0
+        for note in notes {
+            let n = model.tokenizer.encode("- " + Self.oneLine(note.text) + "\n", parseSpecial: false).count
+            if current.notes.count >= 2 && tokens + n > config.sectionTokens {
+                groups.append(current)
+                current = NoteGroup(notes: [])
+                tokens = 0
+            }
+            current.notes.append(note)
+            tokens += n
+        }
+        if !current.notes.isEmpty { groups.append(current) }
+        groupsCache = (level, groups)
+        return groups
+    }
+
+    static func oneLine(_ text: String) -> String {
+        text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
+    }
+}

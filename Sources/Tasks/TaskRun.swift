@@ -1,0 +1,253 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Model
+import Pipeline
+import Store
+import Streaming
+import Tokenization
+
+/// Live figures of a running task, for progress displays.
+public struct TaskProgress: Sendable {
+    /// Sections given out so far (the current one included).
+    public var sections: Int
+    /// Document bytes handed to sections so far.
+    public var bytesDone: Int64
+    public var documentSize: Int64
+    /// `sections`, `reduce` or `done`.
+    public var phase: String
+    /// Tokens generated for the current output.
+    public var generating: Int
+    public var counters: TaskCounters
+}
+
+/// A long-document task (summarize or translate) over one document, persisted in a ``RunStore``.
+///
+/// The whole run is one token stream through a ``StreamSession`` under sink attention: for each
+/// section a chat turn (instruction + section) is read and the model's reply generated; the
+/// next turn follows in the same stream, so the previous turn stays in the rolling window.
+/// Checkpoints hold the reader's position and tokenizer state, the splitter, the job in
+/// progress (tokens generated so far), the sampler's generator, the cache bookkeeping, the K/V
+/// rows of tokens that became live, and the outputs completed since the previous one — in one
+/// transaction. ``resume(runID:store:model:modelSHA256:threads:)`` continues bit-identically,
+/// also in the middle of a generation.
+public final class TaskRun {
+    public let runID: String
+    public let store: RunStore
+    public let model: LlamaModel
+    public let config: TaskConfiguration
+    public let documentPath: String
+    public let documentSize: Int64
+    let reader: DocumentReader
+    let session: StreamSession
+    let lock: RunLock
+    let template: ChatTemplate
+    let endOfTurn: [Int32]
+    var state: TaskState
+    var sampler: TaskSampler
+    var unsavedOutputs: [OutputChunk] = []
+    var lastCheckpointTime = Date()
+    var positionAtCheckpoint = 0
+    var groupsCache: (level: Int, groups: [NoteGroup])?
+
+    /// Registers a new run of `config.kind` over a document without working on it yet (a batch
+    /// registers all its files first, so `resume --batch` finds every one).
+    /// - Returns: the run id; ``resume(runID:store:model:modelSHA256:threads:)`` starts it.
+    /// - Throws: ``DocumentError`` when the document cannot be read, ``TaskError`` for a bad
+    ///   configuration or template, `StoreError`.
+    public static func register(documentPath: String, model: LlamaModel, modelSHA256: String, config: TaskConfiguration,
+                                store: RunStore, batchID: String? = nil) throws -> String {
+        try config.validate()
+        let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
+        _ = try DocumentReader(path: path, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid, blockSize: 1 << 12)
+        let size = try Self.fileSize(path)
+        let digest = try FileDigest.sha256(path: path)
+        _ = try Self.template(config: config, model: model)
+        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
+        let record = try store.createRun(NewRun(
+            batchID: batchID, task: config.kind == .summarize ? .summarize : .translate, documentPath: path,
+            documentSHA256: digest, documentSize: size, modelPath: model.path, modelSHA256: modelSHA256,
+            config: configJSON, mode: config.mode.description))
+        return record.id
+    }
+
+    /// Starts a new run of `config.kind` over a document.
+    /// - Throws: ``DocumentError``, ``TaskError``, `StoreError` before anything is generated.
+    public static func start(documentPath: String, model: LlamaModel, modelSHA256: String, config: TaskConfiguration,
+                             store: RunStore, threads: Int, batchID: String? = nil) throws -> TaskRun {
+        let id = try register(documentPath: documentPath, model: model, modelSHA256: modelSHA256, config: config, store: store, batchID: batchID)
+        return try resume(runID: id, store: store, model: model, modelSHA256: modelSHA256, threads: threads)
+    }
+
+    /// Continues a paused, interrupted or failed task run from its latest checkpoint.
+    /// - Throws: `RunError` if the run is completed, not a task run, its document or model
+    ///   changed, or its checkpoint is damaged; `StoreError.runLocked` if another process holds it.
+    public static func resume(runID: String, store: RunStore, model: LlamaModel, modelSHA256: String, threads: Int) throws -> TaskRun {
+        guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
+        guard record.status != .completed else { throw RunError.completed(runID) }
+        guard record.task == .summarize || record.task == .translate else {
+            throw TaskError(code: "task.wrong-run", message: "run \(runID) is a \(record.task.rawValue) run, not a summarize or translate run.")
+        }
+        let lock = try store.lock(runID: runID)
+        let config: TaskConfiguration
+        do {
+            config = try JSONDecoder().decode(TaskConfiguration.self, from: Data(record.config.utf8))
+        } catch {
+            throw RunError.damaged(runID, "its configuration cannot be read (\(error))")
+        }
+        guard config.precision == model.precision else { throw RunError.damaged(runID, "it was run with --precision \(config.precision.rawValue)") }
+        guard modelSHA256 == record.modelSHA256 else { throw RunError.changed(runID, what: "model", path: model.path) }
+        guard FileManager.default.fileExists(atPath: record.documentPath),
+              try FileDigest.sha256(path: record.documentPath) == record.documentSHA256 else {
+            throw RunError.changed(runID, what: "document", path: record.documentPath)
+        }
+        let template = try Self.template(config: config, model: model)
+        let checkpoint = try store.latestCheckpoint(runID: runID)
+        var state = TaskState(splitter: SectionSplitter(budget: config.sectionTokens))
+        var generator: Xoshiro256?
+        let reader: DocumentReader
+        if let checkpoint {
+            do {
+                state = try JSONDecoder().decode(TaskState.self, from: checkpoint.taskState)
+                if let rng = checkpoint.rngState { generator = try Xoshiro256(data: rng) }
+            } catch {
+                throw RunError.damaged(runID, "its checkpoint's task state cannot be read (\(error))")
+            }
+            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
+                                        restoring: checkpoint.tokenizerState, blockSize: 1 << 14)
+        } else {
+            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid, blockSize: 1 << 14)
+        }
+        let run = try TaskRun(runID: runID, store: store, model: model, config: config, documentPath: record.documentPath,
+                              documentSize: record.documentSize, reader: reader, lock: lock, threads: threads,
+                              template: template, state: state, generator: generator)
+        if let checkpoint { try run.restoreCache(checkpoint) }
+        try run.rewriteOutputFile()
+        try store.setStatus(runID: runID, .running)
+        return run
+    }
+
+    private init(runID: String, store: RunStore, model: LlamaModel, config: TaskConfiguration, documentPath: String,
+                 documentSize: Int64, reader: DocumentReader, lock: RunLock, threads: Int, template: ChatTemplate,
+                 state: TaskState, generator: Xoshiro256?) throws {
+        self.runID = runID
+        self.store = store
+        self.model = model
+        self.config = config
+        self.documentPath = documentPath
+        self.documentSize = documentSize
+        self.reader = reader
+        self.lock = lock
+        self.template = template
+        self.state = state
+        self.sampler = TaskSampler(config.sampling, generator: generator)
+        endOfTurn = try template.endOfTurn(tokenizer: model.tokenizer)
+        let engine = InferenceEngine(model: model, threads: threads, maxChunk: config.chunk,
+                                     maxContext: config.mode.maxVisible(contextLength: model.config.contextLength))
+        session = try StreamSession(engine: engine, mode: config.mode)
+    }
+
+    static func template(config: TaskConfiguration, model: LlamaModel) throws -> ChatTemplate {
+        if let t = config.template { return t }
+        guard let t = ChatTemplate.forModel(chatTemplate: model.chatTemplate, tokenizer: model.tokenizer) else {
+            throw TaskError(code: "task.template", message: "\(model.path): the model has no chat template Sinkstream recognises; name one with --template (chatml, llama2, llama3, mistral).")
+        }
+        return t
+    }
+
+    /// Throughput counters so far (kept across pauses).
+    public var counters: TaskCounters { state.counters }
+    /// Sections given out so far.
+    public var sectionCount: Int { state.sections }
+
+    /// Works until the task is complete, or until `shouldStop` returns true (then a final
+    /// checkpoint is written and the run is marked paused). The run's lock is released when
+    /// this returns.
+    public func run(shouldStop: () -> Bool = { false }, progress: (TaskProgress) -> Void = { _ in }) throws -> RunOutcome {
+        defer { lock.release() }
+        do {
+            return try loop(shouldStop: shouldStop, progress: progress)
+        } catch {
+            try? store.setStatus(runID: runID, .failed, error: "\(error)")
+            throw error
+        }
+    }
+
+    private func loop(shouldStop: () -> Bool, progress: (TaskProgress) -> Void) throws -> RunOutcome {
+        positionAtCheckpoint = session.position
+        while state.phase != .done || state.job != nil {
+            if shouldStop() {
+                try checkpoint(status: .paused)
+                return .paused
+            }
+            if state.job == nil {
+                guard try planNextJob() else { continue }
+            }
+            try step()
+            progress(TaskProgress(sections: state.sections, bytesDone: state.job?.byteEnd ?? documentSize, documentSize: documentSize,
+                                  phase: state.phase.rawValue, generating: state.job?.generated.count ?? 0, counters: state.counters))
+            let sinceTokens = session.position - positionAtCheckpoint
+            let sinceSeconds = Date().timeIntervalSince(lastCheckpointTime)
+            if (config.checkpointEveryTokens > 0 && sinceTokens >= config.checkpointEveryTokens)
+                || (config.checkpointEverySeconds > 0 && sinceSeconds >= config.checkpointEverySeconds) {
+                try checkpoint(status: .running)
+            }
+        }
+        try checkpoint(status: .running)
+        try writeFinalOutput()
+        try store.setStatus(runID: runID, .completed)
+        return .completed
+    }
+
+    /// Feeds the pending tokens, chooses the next one, and finishes the job when it stops.
+    private func step() throws {
+        guard var job = state.job else { return }
+        let isPrompt = job.generated.isEmpty
+        let started = Date()
+        let logits = try session.process(state.toFeed, logits: true).logits
+        if isPrompt { state.counters.promptTokens += state.toFeed.count }
+        let id = sampler.next(logits: logits, banned: config.copyGuard?.banned(generated: job.generated, previous: state.previousReply) ?? [])
+        let seconds = Date().timeIntervalSince(started)
+        if isPrompt { state.counters.promptSeconds += seconds } else { state.counters.generateSeconds += seconds }
+        var stop = false
+        if model.tokenizer.isControl(id) {
+            stop = true
+        } else {
+            job.generated.append(id)
+            state.counters.generatedTokens += 1
+            if let loop = config.repetition.loopLength(job.generated) {
+                job.generated.removeLast(loop)
+                stop = true
+            } else if job.generated.count >= job.maxTokens {
+                stop = true
+            }
+        }
+        state.toFeed = stop ? [] : [id]
+        state.job = job
+        if stop { try finish(job) }
+    }
+
+    /// Stores the job's output; a translated section is checkpointed and appended to the output file at once.
+    private func finish(_ job: TaskJob) throws {
+        let text = model.tokenizer.decode(job.generated).trimmingCharacters(in: .whitespacesAndNewlines)
+        let output = OutputChunk(sequence: Int64(state.outputs), kind: job.kind, byteStart: job.byteStart, byteEnd: job.byteEnd, text: text)
+        state.outputs += 1
+        unsavedOutputs.append(output)
+        state.job = nil
+        state.turnOpen = true
+        state.previousReply = job.generated
+        if config.kind == .translate {
+            try checkpoint(status: .running)
+            try appendToOutputFile(output)
+        }
+    }
+
+    static func fileSize(_ path: String) throws -> Int64 {
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw TaskError(code: "document.missing", message: "\(path): cannot open the document: \(String(cString: strerror(errno))).")
+        }
+        return Int64(info.st_size)
+    }
+}
