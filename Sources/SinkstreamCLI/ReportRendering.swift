@@ -93,13 +93,18 @@ enum ReportRendering {
         return out
     }
 
-    /// The SVG chart of the runs over `range` (sampled runs drawn from their sampled positions).
+    /// The SVG chart of the runs over `range`.
+    ///
+    /// When a run is sampled, every run is drawn from the same positions (`t % K == 0`), each
+    /// sample held over the positions after it, so the lines are comparable as in the table.
     static func svg(_ runs: [StoredRun], size: Int, range: Range<Int>) -> String {
+        let k = stride(runs)
         let series = runs.compactMap { run -> LossSeries? in
             guard var s = slice(run.series, range) else { return nil }
-            if run.sampleStride > 1 {
+            if k > 1 {
+                for i in s.nll.indices where (s.firstToken + i) % k != 0 { s.nll[i] = .nan }
                 s = s.heldOver()
-                s.label += ", 1 token in \(run.sampleStride)"
+                s.label += ", every \(k)th token"
             }
             return s
         }
