@@ -23,7 +23,7 @@ struct Sinkstream: ParsableCommand {
         """,
         subcommands: [
             ScoreCommand.self, SummarizeCommand.self, TranslateCommand.self, ResumeCommand.self, RunsCommand.self,
-            ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self,
+            ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self, BenchRunsCommand.self,
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )
