@@ -158,6 +158,14 @@ void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const floa
 /// comparison; returns -1 when unavailable). Returns -1 on bad arguments.
 double ss_bench_gemm(int type, int64_t rows, int64_t cols, int64_t ntok, int iters, int variant);
 
+
+/// Pause hint for spin-wait loops.
+static inline void ss_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,57 @@
+import Kernels
+import Synchronization
+import Testing
+
+@Suite("Thread pool")
+struct ThreadPoolTests {
+    @Test("Every item runs exactly once, on a thread index in range, never two at once per index",
+          arguments: [1, 2, 3, 4])
+    func itemsRunOnce(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        #expect(pool.threadCount == threads)
+        for items in [0, 1, 2, 7, 1000] {
+            let counts = Mutex([Int](repeating: 0, count: items))
+            let busy = Mutex([Bool](repeating: false, count: threads))
+            let overlaps = Atomic<Int>(0), badIndex = Atomic<Int>(0)
+            pool.parallel(items: items) { item, thread in
+                guard thread >= 0 && thread < threads else { badIndex.add(1, ordering: .relaxed); return }
+                let wasBusy = busy.withLock { flags in
+                    let old = flags[thread]
+                    flags[thread] = true
+                    return old
+                }
+                if wasBusy { overlaps.add(1, ordering: .relaxed) }
+                counts.withLock { $0[item] += 1 }
+                busy.withLock { $0[thread] = false }
+            }
+            #expect(badIndex.load(ordering: .relaxed) == 0)
+            #expect(overlaps.load(ordering: .relaxed) == 0)
+            #expect(counts.withLock { $0.allSatisfy { $0 == 1 } }, "\(items) items on \(threads) threads")
+        }
+    }
+
+    @Test("Back-to-back jobs and more items than one ticket holds")
+    func manyJobsAndFolding() {
+        let pool = ThreadPool(threadCount: 2)
+        let total = Atomic<Int>(0)
+        for job in 0..<2_000 { pool.parallel(items: 3 + job % 5) { item, _ in total.add(item + 1, ordering: .relaxed) } }
+        var expected = 0
+        for job in 0..<2_000 { let n = 3 + job % 5; expected += n * (n + 1) / 2 }
+        #expect(total.load(ordering: .relaxed) == expected)
+        let big = (1 << 20) + 37
+        let hits = Atomic<Int>(0)
+        pool.parallel(items: big) { _, _ in hits.add(1, ordering: .relaxed) }
+        #expect(hits.load(ordering: .relaxed) == big)
+    }
+
+    @Test("run(_:) gives every part index once and share(of:) tiles the range")
+    func runParts() {
+        let pool = ThreadPool(threadCount: 3)
+        let seen = Mutex([Int](repeating: 0, count: 3))
+        pool.run { part in seen.withLock { $0[part] += 1 } }
+        #expect(seen.withLock { $0 == [1, 1, 1] })
+        let shares = (0..<3).map { ThreadPool.share(of: 100, parts: 3, index: $0, granularity: 16) }
+        #expect(shares.map(\.count).reduce(0, +) == 100)
+        #expect(shares[0].lowerBound == 0 && shares[2].upperBound == 100 && shares[0].upperBound == shares[1].lowerBound)
+    }
+}
