@@ -39,7 +39,7 @@ let package = Package(
         // The llama architecture: weights, configuration, forward pass.
         .target(
             name: "Model",
-            dependencies: ["GGUF", "Tokenization", "Kernels", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["GGUF", "Tokenization", "Kernels", "CKernels", .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: hotSwiftSettings
         ),
         // Streaming attention: KV caches for every mode, chunked scoring, document reader.

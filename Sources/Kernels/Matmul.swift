@@ -10,15 +10,8 @@ public enum Matmul {
         _ x: UnsafePointer<Float>, tokens: Int, cols: Int, into q: UnsafeMutableRawPointer, pool: ThreadPool
     ) {
         let rowBytes = quantizedRowBytes(cols)
-        let parts = pool.threadCount
-        if tokens < parts * 2 {
-            for t in 0..<tokens { ss_quantize_act(x + t * cols, Int64(cols), q + t * rowBytes) }
-            return
-        }
-        pool.run { index in
-            for t in ThreadPool.share(of: tokens, parts: parts, index: index) {
-                ss_quantize_act(x + t * cols, Int64(cols), q + t * rowBytes)
-            }
+        pool.parallel(items: tokens) { t, _ in
+            ss_quantize_act(x + t * cols, Int64(cols), q + t * rowBytes)
         }
     }
 
@@ -40,11 +33,27 @@ public enum Matmul {
     public static func run(
         _ products: [Product], x: UnsafePointer<Float>, q: UnsafeRawPointer?, tokens: Int, pool: ThreadPool
     ) {
-        let parts = pool.threadCount
-        pool.run { index in
-            for p in products {
-                let rows = ThreadPool.share(of: p.matrix.rows, parts: parts, index: index,
-                                            granularity: p.matrix.rowGranularity)
+        // Items of a few row tiles each, about `itemsPerThread` per thread, never spanning two
+        // products: small enough that a descheduled thread leaves little for the others to wait
+        // for, large enough that claiming them costs little.
+        let itemsPerThread = 6
+        var totalTiles = 0
+        for p in products { totalTiles += (p.matrix.rows + p.matrix.rowGranularity - 1) / p.matrix.rowGranularity }
+        let tilesPerItem = max(1, totalTiles / max(1, pool.threadCount * itemsPerThread))
+        var items: [(product: Int, rows: Range<Int>)] = []
+        items.reserveCapacity(totalTiles / tilesPerItem + products.count)
+        for (index, p) in products.enumerated() {
+            let step = tilesPerItem * p.matrix.rowGranularity
+            var start = 0
+            while start < p.matrix.rows {
+                items.append((index, start..<min(p.matrix.rows, start + step)))
+                start += step
+            }
+        }
+        items.withUnsafeBufferPointer { items in
+            pool.parallel(items: items.count) { item, _ in
+                let (index, rows) = items[item]
+                let p = products[index]
                 p.matrix.multiply(x: x, q: q, tokens: tokens, rowRange: rows, out: p.out, ldo: p.matrix.rows)
             }
         }

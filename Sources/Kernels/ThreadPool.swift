@@ -3,14 +3,18 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKernels
 import Synchronization
 
 /// A fixed set of persistent worker threads that run one parallel job at a time.
 ///
-/// Work is partitioned statically: thread `i` of `n` always gets the same share of a job, so
-/// results never depend on scheduling. Idle workers spin for a short, bounded time (so that the
-/// back-to-back jobs of one forward pass do not pay a wake-up each) and then block on a
-/// condition variable; on a busy machine they give the CPU away instead of burning it.
+/// A job is a number of items; threads claim items one at a time from a shared counter, so a
+/// thread that the OS has descheduled never holds up the others (the rest of the job is simply
+/// done by whoever runs). Callers make every item's result independent of which thread computes
+/// it (fixed work per item, fixed reduction order), so results never depend on scheduling.
+/// Idle workers spin briefly (the back-to-back jobs of one forward pass then cost no wake-up)
+/// and then block on a condition variable; on a busy machine they give the CPU away instead of
+/// burning it.
 public final class ThreadPool: Sendable {
     /// Number of threads taking part in a job, the calling thread included.
     public let threadCount: Int
@@ -44,13 +48,28 @@ public final class ThreadPool: Sendable {
         for thread in threads { pthread_join(thread, nil) }
     }
 
-    /// Runs `body(threadIndex)` once on every thread of the pool and returns when all are done.
+    /// Runs `body(item, thread)` for every `item` in `0..<items` and returns when all are done.
     ///
-    /// `body` receives the index in `0..<threadCount`; split work with
-    /// ``ThreadPool/share(of:parts:index:granularity:)`` so that each index always gets the same
-    /// share. Not reentrant: call it from one thread at a time.
+    /// Each item runs exactly once, on whichever thread claims it; `thread` (in
+    /// `0..<threadCount`) identifies the executing thread, for per-thread scratch memory — no two
+    /// items run concurrently with the same `thread`. Not reentrant: call it from one thread at a
+    /// time.
+    public func parallel(items: Int, _ body: (_ item: Int, _ thread: Int) -> Void) {
+        if items <= 0 { return }
+        if items == 1 || state.workers == 0 {
+            for item in 0..<items { body(item, 0) }
+            return
+        }
+        state.run(items: items, body)
+    }
+
+    /// Runs `body(part)` once for every `part` in `0..<threadCount` (each on whichever thread
+    /// claims it) and returns when all are done.
+    ///
+    /// Split work with ``ThreadPool/share(of:parts:index:granularity:)``; the part index doubles
+    /// as the scratch index. Not reentrant.
     public func run(_ body: (Int) -> Void) {
-        state.run(body)
+        parallel(items: threadCount) { part, _ in body(part) }
     }
 
     /// The share of `0..<count` that part `index` of `parts` gets, in multiples of `granularity`.
@@ -66,21 +85,34 @@ public final class ThreadPool: Sendable {
 }
 
 /// The state shared by a pool's threads.
+///
+/// The job ticket packs `generation` (24 bits), `items` (20 bits) and the next unclaimed item
+/// (20 bits) into one atomic word: a claim is a compare-and-swap on the whole word, so a worker
+/// still looking at a finished job can never claim an item of the next one.
 private final class PoolState: @unchecked Sendable {
-    // @unchecked Sendable: `job` and `workers` are written only by the dispatching thread while
-    // every worker is idle, and read by workers only after the generation counter (bumped under
-    // `mutex`, with release ordering) has moved; `run` is not reentrant.
-    let generation = Atomic<Int>(0)
-    let remaining = Atomic<Int>(0)
+    // @unchecked Sendable: `job` is written only by the dispatching thread before the ticket of
+    // its generation is published (release) and while no item of an earlier job is unfinished;
+    // workers read it only after claiming an item of that generation (acquire), which keeps the
+    // job from finishing until they are done with it. `run` is not reentrant.
+    let ticket = Atomic<UInt64>(0)
+    let finished = Atomic<Int>(0)
+    let sleepers = Atomic<Int>(0)
+    let mainWaiting = Atomic<Bool>(false)
     let stopping = Atomic<Bool>(false)
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     let wake: UnsafeMutablePointer<pthread_cond_t>
     let done: UnsafeMutablePointer<pthread_cond_t>
-    var job: ((Int) -> Void)?
+    var job: ((Int, Int) -> Void)?
     var workers = 0
+    private var generation: UInt64 = 0
 
-    /// How long an idle thread spins before it blocks, in nanoseconds.
-    static let spinNanoseconds: UInt64 = 50_000
+    /// How long an idle worker spins before it blocks, in nanoseconds.
+    static let idleSpinNanoseconds: UInt64 = 40_000
+    /// How long the dispatching thread spins for the last items before it blocks.
+    static let finishSpinNanoseconds: UInt64 = 20_000
+    static let itemBits: UInt64 = 20
+    static let itemMask: UInt64 = (1 << itemBits) - 1
+    static let generationMask: UInt64 = (1 << 24) - 1
 
     init() {
         mutex = .allocate(capacity: 1)
@@ -100,38 +132,86 @@ private final class PoolState: @unchecked Sendable {
         done.deallocate()
     }
 
+    @inline(__always) static func generation(of word: UInt64) -> UInt64 { word >> (2 * itemBits) }
+
     func stop() {
         stopping.store(true, ordering: .releasing)
         pthread_mutex_lock(mutex)
-        generation.wrappingAdd(1, ordering: .releasing)
+        generation = (generation &+ 1) & Self.generationMask
+        ticket.store(generation << (2 * Self.itemBits), ordering: .releasing)
         pthread_cond_broadcast(wake)
         pthread_mutex_unlock(mutex)
     }
 
-    func run(_ body: (Int) -> Void) {
-        if workers == 0 { body(0); return }
+    /// Claims the next item of the job whose ticket word is `word`'s generation, or nil.
+    @inline(__always)
+    private func claim(generation gen: UInt64) -> (item: Int, items: Int)? {
+        var word = ticket.load(ordering: .acquiring)
+        while true {
+            let items = (word >> Self.itemBits) & Self.itemMask, next = word & Self.itemMask
+            if Self.generation(of: word) != gen || next >= items { return nil }
+            let (exchanged, original) = ticket.compareExchange(
+                expected: word, desired: word &+ 1, ordering: .acquiringAndReleasing)
+            if exchanged { return (Int(next), Int(items)) }
+            word = original
+        }
+    }
+
+    /// Claims and runs items of generation `gen` until none is left.
+    @inline(__always)
+    private func work(generation gen: UInt64, thread: Int) {
+        while let (item, items) = claim(generation: gen) {
+            job?(item, thread)
+            if finished.add(1, ordering: .sequentiallyConsistent).newValue == items,
+               mainWaiting.load(ordering: .sequentiallyConsistent) {
+                pthread_mutex_lock(mutex)
+                pthread_cond_signal(done)
+                pthread_mutex_unlock(mutex)
+            }
+        }
+    }
+
+    func run(items: Int, _ body: (Int, Int) -> Void) {
+        // Larger jobs are folded so that an item index fits the ticket.
+        if UInt64(items) > Self.itemMask {
+            let folds = (items + Int(Self.itemMask) - 1) / Int(Self.itemMask)
+            let per = (items + folds - 1) / folds
+            run(items: folds) { fold, thread in
+                for item in (fold * per)..<min(items, (fold + 1) * per) { body(item, thread) }
+            }
+            return
+        }
         withoutActuallyEscaping(body) { escaping in
             job = escaping
-            remaining.store(workers, ordering: .relaxed)
-            pthread_mutex_lock(mutex)
-            generation.wrappingAdd(1, ordering: .releasing)
-            pthread_cond_broadcast(wake)
-            pthread_mutex_unlock(mutex)
-            escaping(0)
-            waitForWorkers()
+            finished.store(0, ordering: .relaxed)
+            generation = (generation &+ 1) & Self.generationMask
+            let gen = generation
+            // Sequentially consistent with the sleepers count: a worker going to sleep either sees
+            // this ticket or is counted here (and then woken).
+            ticket.store((gen << (2 * Self.itemBits)) | (UInt64(items) << Self.itemBits), ordering: .sequentiallyConsistent)
+            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+                pthread_mutex_lock(mutex)
+                pthread_cond_broadcast(wake)
+                pthread_mutex_unlock(mutex)
+            }
+            work(generation: gen, thread: 0)
+            waitUntilFinished(items)
             job = nil
         }
     }
 
-    private func waitForWorkers() {
-        if remaining.load(ordering: .acquiring) == 0 { return }
-        let deadline = Self.now() &+ Self.spinNanoseconds
+    private func waitUntilFinished(_ items: Int) {
+        if finished.load(ordering: .acquiring) == items { return }
+        let deadline = Self.now() &+ Self.finishSpinNanoseconds
         var spins = 0
-        while remaining.load(ordering: .acquiring) != 0 {
+        while finished.load(ordering: .acquiring) != items {
+            ss_cpu_relax()
             spins &+= 1
-            if spins & 255 == 0, Self.now() > deadline {
+            if spins & 63 == 0, Self.now() > deadline {
                 pthread_mutex_lock(mutex)
-                while remaining.load(ordering: .acquiring) != 0 { pthread_cond_wait(done, mutex) }
+                mainWaiting.store(true, ordering: .sequentiallyConsistent)
+                while finished.load(ordering: .sequentiallyConsistent) != items { pthread_cond_wait(done, mutex) }
+                mainWaiting.store(false, ordering: .relaxed)
                 pthread_mutex_unlock(mutex)
                 return
             }
@@ -139,30 +219,30 @@ private final class PoolState: @unchecked Sendable {
     }
 
     func workerLoop(index: Int) {
-        var seen = 0
+        var seen: UInt64 = 0
         while true {
-            var current = generation.load(ordering: .acquiring)
+            var current = Self.generation(of: ticket.load(ordering: .acquiring))
             if current == seen {
-                let deadline = Self.now() &+ Self.spinNanoseconds
+                let deadline = Self.now() &+ Self.idleSpinNanoseconds
                 var spins = 0
                 while current == seen {
+                    ss_cpu_relax()
                     spins &+= 1
-                    if spins & 255 == 0, Self.now() > deadline {
+                    if spins & 63 == 0, Self.now() > deadline {
                         pthread_mutex_lock(mutex)
-                        while generation.load(ordering: .acquiring) == seen { pthread_cond_wait(wake, mutex) }
+                        sleepers.add(1, ordering: .sequentiallyConsistent)
+                        while Self.generation(of: ticket.load(ordering: .sequentiallyConsistent)) == seen {
+                            pthread_cond_wait(wake, mutex)
+                        }
+                        sleepers.subtract(1, ordering: .relaxed)
                         pthread_mutex_unlock(mutex)
                     }
-                    current = generation.load(ordering: .acquiring)
+                    current = Self.generation(of: ticket.load(ordering: .acquiring))
                 }
             }
             seen = current
             if stopping.load(ordering: .acquiring) { return }
-            job?(index)
-            if remaining.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_signal(done)
-                pthread_mutex_unlock(mutex)
-            }
+            work(generation: current, thread: index)
         }
     }
 

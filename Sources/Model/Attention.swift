@@ -1,3 +1,4 @@
+import CKernels
 import Kernels
 
 /// Scaled dot-product attention of one query token over the cached keys one KV head serves.
@@ -28,20 +29,7 @@ enum Attention {
         let d = storage.headDimension, stride = storage.slotStride
         let base = storage.base(layer: layer, head: kvHead)
         let keys = storage.keys + base, values = storage.values + base
-
-        // Up to three segments: sinks, recent up to the ring's end, recent from the ring's start.
-        var segments = (Segment(slot: 0, count: view.sinkCount, sink: true),
-                        Segment(slot: 0, count: 0, sink: false), Segment(slot: 0, count: 0, sink: false))
-        let recentCount = max(0, token - view.recentFirst + 1)
-        if recentCount > 0 {
-            let first = storage.slot(view.recentFirst)
-            let untilEnd = storage.slotCount - first
-            segments.1 = Segment(slot: first, count: min(recentCount, untilEnd), sink: false)
-            if recentCount > untilEnd {
-                segments.2 = Segment(slot: storage.sinkCapacity, count: recentCount - untilEnd, sink: false)
-            }
-        }
-        let n = view.sinkCount + recentCount
+        let (segments, n) = visibleSegments(token: token, view: view, storage: storage)
         let rowStride = n + 8
         let scale = 1 / Float(d).squareRoot()
 
@@ -63,6 +51,48 @@ enum Attention {
                 at += segment.count
             }
             o = out
+        }
+    }
+
+    /// The slots `token` sees, in visiting order: sinks, recent up to the ring's end, recent from
+    /// the ring's start (empty segments have `count == 0`), and their total.
+    @inline(__always)
+    static func visibleSegments(token: Int, view: QueryView, storage: KVStorage) -> ((Segment, Segment, Segment), Int) {
+        var segments = (Segment(slot: 0, count: view.sinkCount, sink: true),
+                        Segment(slot: 0, count: 0, sink: false), Segment(slot: 0, count: 0, sink: false))
+        let recentCount = max(0, token - view.recentFirst + 1)
+        if recentCount > 0 {
+            let first = storage.slot(view.recentFirst)
+            let untilEnd = storage.slotCount - first
+            segments.1 = Segment(slot: first, count: min(recentCount, untilEnd), sink: false)
+            if recentCount > untilEnd {
+                segments.2 = Segment(slot: storage.sinkCapacity, count: recentCount - untilEnd, sink: false)
+            }
+        }
+        return (segments, view.sinkCount + recentCount)
+    }
+
+    /// ``attend(qRecent:qSink:group:token:view:storage:layer:kvHead:scores:out:)`` for a half
+    /// cache, in the C kernel (the heads of a group scored together). Each head's result is the
+    /// same whatever `group` is, so a group may also be split into single heads.
+    @inline(__always)
+    static func attendHalf(
+        qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, token: Int, view: QueryView,
+        storage: KVStorage, layer: Int, kvHead: Int, scores: UnsafeMutablePointer<Float>,
+        out: UnsafeMutablePointer<Float>
+    ) {
+        let d = storage.headDimension
+        let base = storage.base(layer: layer, head: kvHead)
+        let (s, _) = visibleSegments(token: token, view: view, storage: storage)
+        let list = (ss_attn_segment(slot: Int64(s.0.slot), count: Int64(s.0.count), sink: 1),
+                    ss_attn_segment(slot: Int64(s.1.slot), count: Int64(s.1.count), sink: 0),
+                    ss_attn_segment(slot: Int64(s.2.slot), count: Int64(s.2.count), sink: 0))
+        withUnsafePointer(to: list) { tuple in
+            tuple.withMemoryRebound(to: ss_attn_segment.self, capacity: 3) { segments in
+                ss_attend_f16(storage.kernelISA, qRecent, qSink, Int64(group), Int64(d), storage.halfKeys + base,
+                              storage.halfValues + base, Int64(storage.slotStride), segments, 3,
+                              1 / Float(d).squareRoot(), scores, out)
+            }
         }
     }
 

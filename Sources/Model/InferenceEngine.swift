@@ -40,6 +40,10 @@ public final class InferenceEngine {
     /// the thread count).
     static let vocabularyBlock = 1024
 
+    /// The KV element type this engine's caches should use: halves on the fast path (half the
+    /// bandwidth at long context), floats on the f32 verification path.
+    public var kvElement: KVElement { precision == .fast ? .float16 : .float32 }
+
     /// - Parameters:
     ///   - threads: threads for every parallel step (the caller's included).
     ///   - maxChunk: the most tokens one ``forward`` call may process.
@@ -145,19 +149,29 @@ public final class InferenceEngine {
             rope.apply(q, heads: c.headCount, table: w.ropeRecent + i * 2 * half)
             if needsSink { rope.apply(qs, heads: c.headCount, table: w.ropeSink + i * 2 * half) }
         }
-        let units = n * c.kvHeadCount
-        let parts = pool.threadCount
-        pool.run { index in
-            let scores = w.scores + index * w.scoresPerThread
-            for unit in ThreadPool.share(of: units, parts: parts, index: index) {
-                let i = unit / c.kvHeadCount, g = unit % c.kvHeadCount
-                let view = views[i]
-                let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
-                let q = w.q + i * e + g * group * d
+        let half16 = storage.element == .float16
+        // Work items: (token, KV head), or (token, query head) when there are too few of those to
+        // keep every thread busy (decode); the half kernel gives each head the same bits either way.
+        let splitHeads = half16 && n * c.kvHeadCount < 4 * pool.threadCount
+        let perUnit = splitHeads ? group : 1
+        let units = n * c.kvHeadCount * perUnit
+        pool.parallel(items: units) { unit, thread in
+            let scores = w.scores + thread * w.scoresPerThread
+            let i = unit / (c.kvHeadCount * perUnit), g = (unit / perUnit) % c.kvHeadCount
+            let part = unit % perUnit
+            let view = views[i]
+            let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
+            let offset = i * e + (g * group + (splitHeads ? part : 0)) * d
+            let q = w.q + offset
+            let qSink = needsSink ? w.qSink + offset : q
+            if half16 {
+                Attention.attendHalf(
+                    qRecent: q, qSink: qSink, group: splitHeads ? 1 : group, token: first + i, view: view,
+                    storage: storage, layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+            } else {
                 Attention.attend(
-                    qRecent: q, qSink: needsSink ? w.qSink + i * e + g * group * d : q,
-                    group: group, token: first + i, view: view, storage: storage, layer: layer,
-                    kvHead: g, scores: scores, out: w.attn + i * e + g * group * d)
+                    qRecent: q, qSink: qSink, group: group, token: first + i, view: view, storage: storage,
+                    layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
             }
         }
     }
@@ -194,12 +208,11 @@ public final class InferenceEngine {
         let output = model.weights.output
         let block = Self.vocabularyBlock
         let blocks = (vocab + block - 1) / block
-        let parts = pool.threadCount
         let partialMax = w.partialMax, partialSum = w.partialSum, targetLogit = w.targetLogit
         targets.withUnsafeBufferPointer { targets in
-            pool.run { index in
-                let tile = w.tiles + index * w.tileFloats
-                for b in ThreadPool.share(of: blocks, parts: parts, index: index) {
+            pool.parallel(items: blocks) { b, thread in
+                let tile = w.tiles + thread * w.tileFloats
+                do {
                     let rows = (b * block)..<min(vocab, (b + 1) * block)
                     output.multiply(x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n,
                                     rowRange: rows, out: tile - rows.lowerBound, ldo: block)

@@ -1,3 +1,5 @@
+import CKernels
+
 /// Which cached tokens one query attends to, and at which RoPE position the sinks see it.
 ///
 /// A query for token `t` attends to the sink tokens `0..<sinkCount` and to the recent tokens
@@ -22,6 +24,17 @@ public struct QueryView: Sendable, Equatable, Codable {
     }
 }
 
+/// How a ``KVStorage`` holds key and value elements.
+public enum KVElement: String, Sendable, Codable {
+    /// 32-bit floats (the verification path).
+    case float32
+    /// IEEE half precision: half the memory and bandwidth (the fast path).
+    case float16
+
+    /// Bytes of one element.
+    public var byteCount: Int { self == .float32 ? 4 : 2 }
+}
+
 /// The key and value rows of cached tokens, for every layer: a sink area plus a ring.
 ///
 /// Token `j < sinkCapacity` lives in sink slot `j`; later tokens live in ring slot
@@ -29,7 +42,8 @@ public struct QueryView: Sendable, Equatable, Codable {
 /// tokens and nothing is ever moved or reallocated as the document grows. Layout per layer and
 /// KV head: keys transposed, `[headDimension][slotStride]` (so scores for 8 consecutive slots are
 /// one vector FMA per dimension), values `[slotStride][headDimension]`; keys are stored already
-/// rotated at their absolute position.
+/// rotated at their absolute position. Elements are floats or halves (``KVElement``); the
+/// checkpoint rows of ``exportToken(_:into:)`` are floats either way.
 public final class KVStorage {
     public let layerCount: Int
     public let kvHeadCount: Int
@@ -41,11 +55,27 @@ public final class KVStorage {
     /// Allocated slots per layer and head: `slotCount` rounded up to a multiple of 8, so that
     /// kernels may read whole 8-slot vectors past the last valid slot.
     public let slotStride: Int
-    let keys: UnsafeMutablePointer<Float>
-    let values: UnsafeMutablePointer<Float>
+    /// The element type of the stored rows.
+    public let element: KVElement
+    /// The kernel path of the half attention, fixed when the storage is created (so that the
+    /// process-wide ISA selection changing later cannot change this stream's bits).
+    let kernelISA: Int32 = ss_isa()
+    private let rawKeys: UnsafeMutableRawPointer
+    private let rawValues: UnsafeMutableRawPointer
+
+    /// Float keys (only when `element == .float32`).
+    var keys: UnsafeMutablePointer<Float> { rawKeys.assumingMemoryBound(to: Float.self) }
+    /// Float values (only when `element == .float32`).
+    var values: UnsafeMutablePointer<Float> { rawValues.assumingMemoryBound(to: Float.self) }
+    /// Half keys, IEEE bits (only when `element == .float16`).
+    var halfKeys: UnsafeMutablePointer<UInt16> { rawKeys.assumingMemoryBound(to: UInt16.self) }
+    /// Half values, IEEE bits (only when `element == .float16`).
+    var halfValues: UnsafeMutablePointer<UInt16> { rawValues.assumingMemoryBound(to: UInt16.self) }
 
     /// Allocates storage (pages are only touched as tokens arrive).
-    public init(layerCount: Int, kvHeadCount: Int, headDimension: Int, sinkCapacity: Int, ringCapacity: Int) {
+    /// - Parameter element: floats (default) or halves.
+    public init(layerCount: Int, kvHeadCount: Int, headDimension: Int, sinkCapacity: Int, ringCapacity: Int,
+                element: KVElement = .float32) {
         self.layerCount = layerCount
         self.kvHeadCount = kvHeadCount
         self.headDimension = headDimension
@@ -54,14 +84,22 @@ public final class KVStorage {
         self.slotCount = sinkCapacity + self.ringCapacity
         self.slotStride = (slotCount + 7) / 8 * 8
         // + 8: kernels read whole 8-slot vectors past the last slot of the last block.
+        self.element = element
         let count = layerCount * kvHeadCount * slotStride * headDimension + 8
-        keys = .allocate(capacity: count)
-        values = .allocate(capacity: count)
+        rawKeys = .allocate(byteCount: count * element.byteCount, alignment: 64)
+        rawValues = .allocate(byteCount: count * element.byteCount, alignment: 64)
+        if element == .float32 {
+            rawKeys.bindMemory(to: Float.self, capacity: count)
+            rawValues.bindMemory(to: Float.self, capacity: count)
+        } else {
+            rawKeys.bindMemory(to: UInt16.self, capacity: count)
+            rawValues.bindMemory(to: UInt16.self, capacity: count)
+        }
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        rawKeys.deallocate()
+        rawValues.deallocate()
     }
 
     /// Bytes the storage for these sizes allocates (as ``byteCount`` would report).
@@ -70,7 +108,7 @@ public final class KVStorage {
     }
 
     /// Bytes allocated for keys and values.
-    public var byteCount: Int { 2 * layerCount * kvHeadCount * slotStride * headDimension * MemoryLayout<Float>.size }
+    public var byteCount: Int { 2 * layerCount * kvHeadCount * slotStride * headDimension * element.byteCount }
 
     /// The slot that token `token` occupies.
     @inline(__always)
@@ -88,6 +126,11 @@ public final class KVStorage {
     @inline(__always)
     func store(layer: Int, head: Int, slot: Int, key: UnsafePointer<Float>, value: UnsafePointer<Float>) {
         let b = base(layer: layer, head: head)
+        if element == .float16 {
+            ss_f32_to_f16_row(key, Int64(headDimension), halfKeys + b + slot, Int64(slotStride))
+            ss_f32_to_f16_row(value, Int64(headDimension), halfValues + b + slot * headDimension, 1)
+            return
+        }
         let k = keys + b + slot
         for i in 0..<headDimension { k[i * slotStride] = key[i] }
         (values + b + slot * headDimension).update(from: value, count: headDimension)
@@ -97,6 +140,11 @@ public final class KVStorage {
     @inline(__always)
     func load(layer: Int, head: Int, slot: Int, key: UnsafeMutablePointer<Float>, value: UnsafeMutablePointer<Float>) {
         let b = base(layer: layer, head: head)
+        if element == .float16 {
+            ss_f16_to_f32_row(halfKeys + b + slot, Int64(slotStride), Int64(headDimension), key)
+            ss_f16_to_f32_row(halfValues + b + slot * headDimension, 1, Int64(headDimension), value)
+            return
+        }
         let k = keys + b + slot
         for i in 0..<headDimension { key[i] = k[i * slotStride] }
         value.update(from: values + b + slot * headDimension, count: headDimension)

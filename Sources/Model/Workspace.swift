@@ -32,7 +32,7 @@ final class Workspace {
         hq = bytes(n * Matmul.quantizedRowBytes(e)); fq = bytes(n * Matmul.quantizedRowBytes(f))
         ropeRecent = floats(n * c.headDimension); ropeSink = floats(n * c.headDimension)
         let group = c.headCount / c.kvHeadCount
-        scoresPerThread = group * (maxContext + n + 8)
+        scoresPerThread = group * (maxContext + n + 16)
         scores = floats(threads * scoresPerThread)
         tileFloats = n * vocabularyBlock
         tiles = floats(threads * tileFloats)

@@ -12,7 +12,8 @@ public final class RecomputeScorer {
         self.window = max(1, window)
         let c = engine.model.config
         storage = KVStorage(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDimension: c.headDimension,
-                            sinkCapacity: 0, ringCapacity: self.window + engine.maxChunk)
+                            sinkCapacity: 0, ringCapacity: self.window + engine.maxChunk,
+                            element: engine.kvElement)
     }
 
     /// The loss of predicting `tokens[t + 1]` for every `t` in `range` (absolute token indices).

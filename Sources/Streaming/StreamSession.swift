@@ -20,7 +20,8 @@ public final class StreamSession {
         let shape = cache.storageShape(maxChunk: engine.maxChunk)
         let c = engine.model.config
         storage = KVStorage(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDimension: c.headDimension,
-                            sinkCapacity: shape.sinks, ringCapacity: shape.ring)
+                            sinkCapacity: shape.sinks, ringCapacity: shape.ring,
+                            element: engine.kvElement)
     }
 
     /// Puts the session back at a saved point: `position` tokens processed and the cache

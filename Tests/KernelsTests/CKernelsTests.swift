@@ -457,3 +457,96 @@ struct CKernelsTests {
         }
     }
 }
+
+// MARK: - Half-precision KV cache and attention
+
+/// Double-precision attention over a half cache, the definition ss_attend_f16 documents.
+private func referenceAttention(
+    qRecent: [Float], qSink: [Float], group: Int, d: Int, keys: [UInt16], values: [UInt16], stride: Int,
+    segments: [ss_attn_segment], scale: Float
+) -> [Double] {
+    var out = [Double](repeating: 0, count: group * d)
+    for h in 0..<group {
+        var scores: [Double] = [], slots: [Int] = []
+        for s in segments {
+            let q = s.sink != 0 ? qSink : qRecent
+            for k in 0..<Int(s.count) {
+                let slot = Int(s.slot) + k
+                var acc = 0.0
+                for i in 0..<d { acc += Double(q[h * d + i]) * Double(Float(Float16(bitPattern: keys[i * stride + slot]))) }
+                scores.append(acc * Double(scale))
+                slots.append(slot)
+            }
+        }
+        let m = scores.max() ?? 0
+        let e = scores.map { Foundation.exp($0 - m) }
+        let sum = e.reduce(0, +)
+        for (j, slot) in slots.enumerated() {
+            for i in 0..<d { out[h * d + i] += e[j] / sum * Double(Float(Float16(bitPattern: values[slot * d + i]))) }
+        }
+    }
+    return out
+}
+
+extension CKernelsTests {
+    @Test("Float→half conversion rounds to nearest even like Float16(x), on every ISA, with strides")
+    func halfConversion() {
+        var rng = SplitMix(state: 77)
+        var x = rng.floats(203, scale: 70_000)
+        x += [0, -0, 1e-8, -3e-5, 6.1e-5, 65_519, 65_520, .infinity, -.infinity, 2.0009765625, 2.001953125 * 1.000_000_1]
+        let expected = x.map { Float16($0).bitPattern }
+        for isa in supportedISAs {
+            withISA(isa) {
+                var dense = [UInt16](repeating: 0, count: x.count)
+                ss_f32_to_f16_row(x, Int64(x.count), &dense, 1)
+                #expect(dense == expected, "ISA \(isa)")
+                var strided = [UInt16](repeating: 0xFFFF, count: x.count * 3)
+                ss_f32_to_f16_row(x, Int64(x.count), &strided, 3)
+                #expect((0..<x.count).allSatisfy { strided[3 * $0] == expected[$0] && strided[3 * $0 + 1] == 0xFFFF })
+                var back = [Float](repeating: 0, count: x.count)
+                ss_f16_to_f32_row(strided, 3, Int64(x.count), &back)
+                #expect(back.map { Float16($0).bitPattern } == expected)
+            }
+        }
+    }
+
+    @Test("Half attention matches a Double reference on every ISA; each head's bits do not depend on the group size",
+          arguments: [1, 7, 33, 100, 517])
+    func halfAttention(visible: Int) {
+        var rng = SplitMix(state: UInt64(visible))
+        let d = 64, group = 3, stride = 1032 / 8 * 8
+        let keys = rng.floats(d * stride, scale: 2).map { Float16($0).bitPattern }
+        let values = rng.floats(stride * d, scale: 1).map { Float16($0).bitPattern }
+        let qRecent = rng.floats(group * d), qSink = rng.floats(group * d)
+        // Sinks, then a wrapped recent part: the pattern of a full ring.
+        let sinks = min(4, visible), recent = visible - sinks
+        let firstRecent = 1000 - recent / 2
+        let segments = [
+            ss_attn_segment(slot: 0, count: Int64(sinks), sink: 1),
+            ss_attn_segment(slot: Int64(firstRecent), count: Int64(min(recent, 1000 - firstRecent)), sink: 0),
+            ss_attn_segment(slot: 4, count: Int64(recent - min(recent, 1000 - firstRecent)), sink: 0),
+        ]
+        let scale = 1 / Float(d).squareRoot()
+        let expected = referenceAttention(qRecent: qRecent, qSink: qSink, group: group, d: d, keys: keys, values: values,
+                                          stride: stride, segments: segments, scale: scale)
+        for isa in supportedISAs {
+            withISA(isa) {
+                var scratch = [Float](repeating: 0, count: group * (visible + 16))
+                var out = [Float](repeating: 0, count: group * d)
+                ss_attend_f16(isa, qRecent, qSink, Int64(group), Int64(d), keys, values, Int64(stride), segments, 3, scale, &scratch, &out)
+                let worst = zip(out, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worst < 2e-5, "ISA \(isa): max |Δ| \(worst)")
+                for h in 0..<group {
+                    var single = [Float](repeating: 0, count: d)
+                    qRecent.withUnsafeBufferPointer { qr in
+                        qSink.withUnsafeBufferPointer { qs in
+                            ss_attend_f16(isa, qr.baseAddress! + h * d, qs.baseAddress! + h * d, 1, Int64(d), keys, values,
+                                          Int64(stride), segments, 3, scale, &scratch, &single)
+                        }
+                    }
+                    #expect(single == Array(out[(h * d)..<((h + 1) * d)]), "ISA \(isa), head \(h)")
+                }
+            }
+        }
+    }
+}

@@ -2,37 +2,56 @@ import Kernels
 import Synchronization
 import Testing
 
-/// The pool under many short back-to-back jobs (the pattern of a forward pass), and its
-/// shutdown. Meant to be run under ThreadSanitizer too (`scripts/sanitize.sh thread`).
-@Suite("ThreadPool")
+@Suite("Thread pool")
 struct ThreadPoolTests {
-    @Test("each job sees every index once and the caller sees the workers' writes", arguments: [1, 2, 4])
-    func backToBackJobs(threads: Int) {
+    @Test("Every item runs exactly once, on a thread index in range, never two at once per index",
+          arguments: [1, 2, 3, 4])
+    func itemsRunOnce(threads: Int) {
         let pool = ThreadPool(threadCount: threads)
-        let n = pool.threadCount
-        let buffer = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1000)
-        defer { buffer.deallocate() }
-        buffer.initialize(repeating: 0)
-        let calls = Atomic<Int>(0)
-        for round in 1...300 {
-            pool.run { index in
-                calls.wrappingAdd(1, ordering: .relaxed)
-                for i in ThreadPool.share(of: buffer.count, parts: n, index: index) { buffer[i] += round }
+        #expect(pool.threadCount == threads)
+        for items in [0, 1, 2, 7, 1000] {
+            let counts = Mutex([Int](repeating: 0, count: items))
+            let busy = Mutex([Bool](repeating: false, count: threads))
+            let overlaps = Atomic<Int>(0), badIndex = Atomic<Int>(0)
+            pool.parallel(items: items) { item, thread in
+                guard thread >= 0 && thread < threads else { badIndex.add(1, ordering: .relaxed); return }
+                let wasBusy = busy.withLock { flags in
+                    let old = flags[thread]
+                    flags[thread] = true
+                    return old
+                }
+                if wasBusy { overlaps.add(1, ordering: .relaxed) }
+                counts.withLock { $0[item] += 1 }
+                busy.withLock { $0[thread] = false }
             }
-            // Plain reads after `run` returns: must see every worker's writes of this round.
-            #expect(buffer[0] == round * (round + 1) / 2 && buffer[buffer.count - 1] == buffer[0])
+            #expect(badIndex.load(ordering: .relaxed) == 0)
+            #expect(overlaps.load(ordering: .relaxed) == 0)
+            #expect(counts.withLock { $0.allSatisfy { $0 == 1 } }, "\(items) items on \(threads) threads")
         }
-        #expect(calls.load(ordering: .relaxed) == 300 * n)
-        #expect(buffer.allSatisfy { $0 == 300 * 301 / 2 })
     }
 
-    @Test("pools are created, used once and torn down repeatedly")
-    func createAndDestroy() {
-        for _ in 0..<50 {
-            let pool = ThreadPool(threadCount: 3)
-            let sum = Atomic<Int>(0)
-            pool.run { index in sum.wrappingAdd(index + 1, ordering: .relaxed) }
-            #expect(sum.load(ordering: .relaxed) == pool.threadCount * (pool.threadCount + 1) / 2)
-        }
+    @Test("Back-to-back jobs and more items than one ticket holds")
+    func manyJobsAndFolding() {
+        let pool = ThreadPool(threadCount: 2)
+        let total = Atomic<Int>(0)
+        for job in 0..<2_000 { pool.parallel(items: 3 + job % 5) { item, _ in total.add(item + 1, ordering: .relaxed) } }
+        var expected = 0
+        for job in 0..<2_000 { let n = 3 + job % 5; expected += n * (n + 1) / 2 }
+        #expect(total.load(ordering: .relaxed) == expected)
+        let big = (1 << 20) + 37
+        let hits = Atomic<Int>(0)
+        pool.parallel(items: big) { _, _ in hits.add(1, ordering: .relaxed) }
+        #expect(hits.load(ordering: .relaxed) == big)
+    }
+
+    @Test("run(_:) gives every part index once and share(of:) tiles the range")
+    func runParts() {
+        let pool = ThreadPool(threadCount: 3)
+        let seen = Mutex([Int](repeating: 0, count: 3))
+        pool.run { part in seen.withLock { $0[part] += 1 } }
+        #expect(seen.withLock { $0 == [1, 1, 1] })
+        let shares = (0..<3).map { ThreadPool.share(of: 100, parts: 3, index: $0, granularity: 16) }
+        #expect(shares.map(\.count).reduce(0, +) == 100)
+        #expect(shares[0].lowerBound == 0 && shares[2].upperBound == 100 && shares[0].upperBound == shares[1].lowerBound)
     }
 }

@@ -158,6 +158,47 @@ void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const floa
 /// comparison; returns -1 when unavailable). Returns -1 on bad arguments.
 double ss_bench_gemm(int type, int64_t rows, int64_t cols, int64_t ntok, int iters, int variant);
 
+
+// ---------------------------------------------------------------------------------------------
+// Half-precision KV cache and attention
+// ---------------------------------------------------------------------------------------------
+
+/// Converts `n` floats to IEEE half (round to nearest even), writing dst[i * dst_stride].
+void ss_f32_to_f16_row(const float *src, int64_t n, uint16_t *dst, int64_t dst_stride);
+
+/// Converts `n` IEEE halves src[i * src_stride] to floats.
+void ss_f16_to_f32_row(const uint16_t *src, int64_t src_stride, int64_t n, float *dst);
+
+/// One run of consecutive cache slots visible to a query.
+typedef struct ss_attn_segment {
+    int64_t slot;   // first slot
+    int64_t count;  // number of slots
+    int64_t sink;   // nonzero: scored with the sink-rotated queries
+} ss_attn_segment;
+
+/// Scaled dot-product attention of `group` query heads sharing one KV head, over a half cache.
+///
+/// `keys` is the head's transposed key block [d][stride], `values` its value rows [slot][d]
+/// (IEEE half bits). The visible keys are the segments' slots in order (n = sum of counts,
+/// n >= 1). For head h: s_k = scale * (q_h . key_k) with q_h = (segment sink ? q_sink :
+/// q_recent) + h*d, p = softmax(s) (max, then the sum of exp in a fixed order), and
+/// out[h*d + i] = sum_k p_k * value_k[i] in slot-visit order. `scratch` holds at least
+/// group * (n + 16) floats. `isa` (SS_ISA_*) picks the code path explicitly — callers record it
+/// once (e.g. with ss_isa() when the cache is created), so a later ss_set_isa elsewhere in the
+/// process cannot change a running stream's bits; an unsupported value falls back to portable C.
+/// The arithmetic depends only on the arguments (never on threads).
+void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                   const uint16_t *keys, const uint16_t *values, int64_t stride,
+                   const ss_attn_segment *segments, int64_t segment_count, float scale,
+                   float *scratch, float *out);
+
+/// Pause hint for spin-wait loops.
+static inline void ss_cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,100 @@
+// Half-precision KV conversions and the attention entry point (dispatch + scalar path).
+#include "internal.h"
+#include <math.h>
+
+/// IEEE half from float, round to nearest even (the same result as vcvtps2ph imm 0).
+static uint16_t ss_f32_to_f16_scalar(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u;
+    const uint32_t ax = x & 0x7fffffffu;
+    if (ax >= 0x7f800000u) return (uint16_t)(sign | 0x7c00u | (ax > 0x7f800000u ? 0x200u : 0));  // inf / nan
+    if (ax >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);  // rounds to overflow
+    if (ax < 0x38800000u) {  // subnormal half or zero
+        if (ax < 0x33000000u) return (uint16_t)sign;
+        const uint32_t e = ax >> 23, m = (ax & 0x7fffffu) | 0x800000u;
+        const uint32_t shift = 126 - e;  // 14 + (113 - e)
+        uint32_t h = m >> shift;
+        const uint32_t rem = m & ((1u << shift) - 1), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (h & 1))) h++;
+        return (uint16_t)(sign | h);
+    }
+    uint32_t h = ((ax >> 13) - (112u << 10));
+    const uint32_t rem = ax & 0x1fffu;
+    if (rem > 0x1000u || (rem == 0x1000u && (h & 1))) h++;
+    return (uint16_t)(sign | h);
+}
+
+#if SS_X86
+static SS_TAVX2 void ss_f32_to_f16_f16c(const float *src, int64_t n, uint16_t *dst, int64_t stride) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+        uint16_t tmp[8];
+        _mm_storeu_si128((__m128i *)tmp, h);
+        if (stride == 1) memcpy(dst + i, tmp, 16);
+        else for (int j = 0; j < 8; ++j) dst[(i + j) * stride] = tmp[j];
+    }
+    for (; i < n; ++i) dst[i * stride] = ss_f32_to_f16_scalar(src[i]);
+}
+#endif
+
+void ss_f32_to_f16_row(const float *src, int64_t n, uint16_t *dst, int64_t dst_stride) {
+#if SS_X86
+    if (ss_isa() != SS_ISA_SCALAR) { ss_f32_to_f16_f16c(src, n, dst, dst_stride); return; }
+#endif
+    for (int64_t i = 0; i < n; ++i) dst[i * dst_stride] = ss_f32_to_f16_scalar(src[i]);
+}
+
+void ss_f16_to_f32_row(const uint16_t *src, int64_t src_stride, int64_t n, float *dst) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = ss_f16_to_f32(src[i * src_stride]);
+}
+
+/// Portable path: the same definition, one head and one slot at a time.
+static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                                 const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                 const ss_attn_segment *segs, int64_t nseg, float scale,
+                                 float *scratch, float *out) {
+    int64_t n = 0;
+    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
+    for (int64_t h = 0; h < group; ++h) {
+        float *row = scratch + h * (n + 16);
+        int64_t at = 0;
+        for (int64_t s = 0; s < nseg; ++s) {
+            const float *q = (segs[s].sink ? q_sink : q_recent) + h * d;
+            for (int64_t k = 0; k < segs[s].count; ++k) {
+                const uint16_t *kp = keys + segs[s].slot + k;
+                float acc = 0;
+                for (int64_t i = 0; i < d; ++i) acc = fmaf(q[i], ss_f16_to_f32(kp[i * stride]), acc);
+                row[at++] = acc * scale;
+            }
+        }
+        float m = -INFINITY;
+        for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
+        float sum = 0;
+        for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+        const float inv = 1.0f / sum;
+        float *o = out + h * d;
+        for (int64_t i = 0; i < d; ++i) o[i] = 0;
+        at = 0;
+        for (int64_t s = 0; s < nseg; ++s) {
+            for (int64_t k = 0; k < segs[s].count; ++k) {
+                const uint16_t *v = values + (segs[s].slot + k) * d;
+                const float p = row[at++] * inv;
+                for (int64_t i = 0; i < d; ++i) o[i] = fmaf(p, ss_f16_to_f32(v[i]), o[i]);
+            }
+        }
+    }
+}
+
+void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                   const uint16_t *keys, const uint16_t *values, int64_t stride,
+                   const ss_attn_segment *segs, int64_t nseg, float scale,
+                   float *scratch, float *out) {
+#if SS_X86
+    if (isa == SS_ISA_AVX512VNNI && ss_isa_supported(isa) && ss_attend_f16_avx512(q_recent, q_sink, group, d, keys, values, stride,
+                                                              segs, nseg, scale, scratch, out))
+        return;
+#endif
+    ss_attend_f16_scalar(q_recent, q_sink, group, d, keys, values, stride, segs, nseg, scale, scratch, out);
+}

@@ -1,0 +1,149 @@
+// AVX-512 attention over a half-precision KV cache. The query heads of a GQA group are scored
+// together, so every converted key vector feeds `G` FMAs and every value row `G` more.
+#include "internal.h"
+
+#if SS_X86
+#include <math.h>
+
+/// e^x per lane (Cephes polynomial, the same formula as VectorMath.exp); x <= 0 here.
+static SS_AI SS_T512 __m512 ss_exp512(__m512 x) {
+    const __m512 lo = _mm512_set1_ps(-87.33654f);
+    const __mmask16 under = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 v = _mm512_max_ps(x, lo);
+    const __m512 magic = _mm512_set1_ps(12582912.0f);
+    const __m512 shifted = _mm512_fmadd_ps(v, _mm512_set1_ps(1.442695040888963f), magic);
+    const __m512 n = _mm512_sub_ps(shifted, magic);
+    const __m512i nbits = _mm512_sub_epi32(_mm512_castps_si512(shifted), _mm512_set1_epi32(0x4B400000));
+    v = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), v);
+    v = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), v);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, v, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, v, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, v, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, v, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, v, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(v, v), _mm512_add_ps(v, _mm512_set1_ps(1.0f)));
+    const __m512i bits = _mm512_slli_epi32(_mm512_add_epi32(nbits, _mm512_set1_epi32(127)), 23);
+    const __m512 r = _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+    return _mm512_maskz_mov_ps((__mmask16)~under, r);
+}
+
+/// Scores of G heads for `count` slots starting at `keys` (transposed, row stride `stride`).
+static SS_AI SS_T512 void ss_scores512(const int G, const float *q, const uint16_t *keys, int64_t stride,
+                                       int64_t count, float scale, float *row, int64_t rs) {
+    enum { D = 64 };
+    const __m512 vs = _mm512_set1_ps(scale);
+    int64_t k = 0;
+    for (; k + 32 <= count; k += 32) {
+        __m512 a0[4], a1[4];
+        for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm512_setzero_ps();
+        const uint16_t *kp = keys + k;
+        for (int i = 0; i < D; ++i, kp += stride) {
+            const __m512 k0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)kp));
+            const __m512 k1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kp + 16)));
+            for (int h = 0; h < G; ++h) {
+                const __m512 qb = _mm512_set1_ps(q[h * D + i]);
+                a0[h] = _mm512_fmadd_ps(qb, k0, a0[h]);
+                a1[h] = _mm512_fmadd_ps(qb, k1, a1[h]);
+            }
+        }
+        for (int h = 0; h < G; ++h) {
+            _mm512_storeu_ps(row + h * rs + k, _mm512_mul_ps(a0[h], vs));
+            _mm512_storeu_ps(row + h * rs + k + 16, _mm512_mul_ps(a1[h], vs));
+        }
+    }
+    for (; k < count; k += 16) {
+        const __mmask16 m = count - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - k)) - 1);
+        __m512 a0[4];
+        for (int h = 0; h < G; ++h) a0[h] = _mm512_setzero_ps();
+        const uint16_t *kp = keys + k;
+        for (int i = 0; i < D; ++i, kp += stride) {
+            const __m512 k0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp));
+            for (int h = 0; h < G; ++h) a0[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * D + i]), k0, a0[h]);
+        }
+        for (int h = 0; h < G; ++h) _mm512_mask_storeu_ps(row + h * rs + k, m, _mm512_mul_ps(a0[h], vs));
+    }
+}
+
+/// Softmax numerators in place; returns 1 / (sum of exp) (fixed reduction order).
+static SS_AI SS_T512 float ss_softmax512(float *row, int64_t n) {
+    __m512 vm = _mm512_set1_ps(-INFINITY);
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) vm = _mm512_max_ps(vm, _mm512_loadu_ps(row + k));
+    if (k < n) vm = _mm512_mask_max_ps(vm, (__mmask16)((1u << (n - k)) - 1), vm, _mm512_loadu_ps(row + k));
+    const __m512 m = _mm512_set1_ps(_mm512_reduce_max_ps(vm));
+    __m512 acc = _mm512_setzero_ps();
+    for (k = 0; k + 16 <= n; k += 16) {
+        const __m512 e = ss_exp512(_mm512_sub_ps(_mm512_loadu_ps(row + k), m));
+        _mm512_storeu_ps(row + k, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    if (k < n) {
+        const __mmask16 mk = (__mmask16)((1u << (n - k)) - 1);
+        const __m512 e = _mm512_maskz_mov_ps(mk, ss_exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(mk, row + k), m)));
+        _mm512_mask_storeu_ps(row + k, mk, e);
+        acc = _mm512_add_ps(acc, e);
+    }
+    return 1.0f / _mm512_reduce_add_ps(acc);
+}
+
+static SS_AI SS_T512 void ss_attend512(const int G, const float *q_recent, const float *q_sink,
+                                       const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                       const ss_attn_segment *segs, int64_t nseg, float scale,
+                                       float *scratch, float *out) {
+    enum { D = 64 };
+    int64_t n = 0;
+    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
+    const int64_t rs = n + 16;
+    int64_t at = 0;
+    for (int64_t s = 0; s < nseg; ++s) {
+        if (segs[s].count <= 0) continue;
+        ss_scores512(G, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
+                     scratch + at, rs);
+        at += segs[s].count;
+    }
+    float inv[4];
+    for (int h = 0; h < G; ++h) inv[h] = ss_softmax512(scratch + h * rs, n);
+    __m512 o[4][4];
+    for (int h = 0; h < G; ++h)
+        for (int j = 0; j < 4; ++j) o[h][j] = _mm512_setzero_ps();
+    at = 0;
+    for (int64_t s = 0; s < nseg; ++s) {
+        const uint16_t *v = values + segs[s].slot * D;
+        for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
+            __m512 vv[4];
+            for (int j = 0; j < 4; ++j) vv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
+            for (int h = 0; h < G; ++h) {
+                const __m512 p = _mm512_set1_ps(scratch[h * rs + at]);
+                for (int j = 0; j < 4; ++j) o[h][j] = _mm512_fmadd_ps(p, vv[j], o[h][j]);
+            }
+        }
+    }
+    for (int h = 0; h < G; ++h) {
+        const __m512 vi = _mm512_set1_ps(inv[h]);
+        for (int j = 0; j < 4; ++j) _mm512_storeu_ps(out + h * D + 16 * j, _mm512_mul_ps(o[h][j], vi));
+    }
+}
+
+SS_T512 int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                                 const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                 const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
+                                 float *out) {
+    if (d != 64) return 0;
+    switch (group) {
+    case 1: ss_attend512(1, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out); return 1;
+    case 2: ss_attend512(2, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out); return 1;
+    case 3: ss_attend512(3, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out); return 1;
+    case 4: ss_attend512(4, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out); return 1;
+    default: return 0;
+    }
+}
+#else
+int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                         const uint16_t *keys, const uint16_t *values, int64_t stride,
+                         const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out) {
+    (void)q_recent; (void)q_sink; (void)group; (void)d; (void)keys; (void)values; (void)stride;
+    (void)segs; (void)nseg; (void)scale; (void)scratch; (void)out;
+    return 0;
+}
+#endif
