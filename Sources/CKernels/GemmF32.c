@@ -144,11 +144,17 @@ void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, con
 
 void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                  int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end) {
+    ss_gemm_f32_isa(ss_isa(), type, w, rows, cols, act, ntok, out, ldo, row_begin, row_end);
+}
+
+void ss_gemm_f32_isa(int isa, int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                     int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end) {
     if (!ss_f32_args_ok(type, cols) || ntok <= 0) return;
     if (row_begin < 0) row_begin = 0;
     if (row_end > rows) row_end = rows;
     if (row_begin >= row_end) return;
-    switch (ss_isa()) {
+    if (!ss_isa_supported(isa)) isa = ss_isa();
+    switch (isa) {
 #if SS_X86
     case SS_ISA_AVX512VNNI: ss_gemm_f32_avx512(type, w, rows, cols, act, ntok, out, ldo, row_begin, row_end); return;
     case SS_ISA_AVXVNNI: case SS_ISA_AVX2: ss_gemm_f32_avx2(type, w, rows, cols, act, ntok, out, ldo, row_begin, row_end); return;

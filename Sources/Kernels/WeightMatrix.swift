@@ -19,6 +19,8 @@ public final class WeightMatrix: @unchecked Sendable {
     /// Bytes of one row in the ggml layout.
     public let rowBytes: Int
     private let raw: UnsafeRawPointer
+    /// The float kernels' instruction-set path, fixed at load so results never change mid-run.
+    private let floatISA: Int32 = ss_isa()
     private var packed: UnsafeMutableRawPointer?
 
     /// Wraps ggml-layout weight bytes that outlive this object (e.g. a memory-mapped file).
@@ -71,7 +73,7 @@ public final class WeightMatrix: @unchecked Sendable {
             ss_gemm_q(typeID, packed, Int64(rows), Int64(cols), q, Int64(tokens), out, Int64(ldo),
                       Int64(rowRange.lowerBound), Int64(rowRange.upperBound))
         } else {
-            ss_gemm_f32(typeID, raw, Int64(rows), Int64(cols), x, Int64(tokens), out, Int64(ldo),
+            ss_gemm_f32_isa(floatISA, typeID, raw, Int64(rows), Int64(cols), x, Int64(tokens), out, Int64(ldo),
                         Int64(rowRange.lowerBound), Int64(rowRange.upperBound))
         }
     }

@@ -147,6 +147,13 @@ void ss_gemm_q(int type, const void *packed, int64_t rows, int64_t cols, const v
 void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                  int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end);
 
+/// ss_gemm_f32 on an explicit instruction-set path (rounding differs between paths, so a
+/// caller that needs reproducible bits fixes the path once, e.g. when it loads the weights,
+/// instead of reading the process-wide selection at every call). An unsupported `isa` falls
+/// back to the current selection.
+void ss_gemm_f32_isa(int isa, int type, const void *w, int64_t rows, int64_t cols, const float *act,
+                     int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end);
+
 // ---------------------------------------------------------------------------------------------
 // Benchmark
 // ---------------------------------------------------------------------------------------------
