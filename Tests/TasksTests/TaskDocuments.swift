@@ -2,22 +2,6 @@ import Foundation
 import Model
 import TestSupport
 
-/// Loads the real default model once for the whole test run.
-enum SharedModel {
-    nonisolated(unsafe) private static var cached: LlamaModel?
-    private static let lock = NSLock()
-
-    static func load() throws -> LlamaModel? {
-        guard let path = Fixtures.modelPath else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
-        if let m = cached { return m }
-        let m = try LlamaModel(path: path, precision: .fast)
-        cached = m
-        return m
-    }
-}
-
 /// Small documents for the task tests.
 enum TaskDocuments {
     /// Three short paragraphs (about 60 tokens each): three sections at a 64-token budget.
