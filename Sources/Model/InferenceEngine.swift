@@ -74,7 +74,7 @@ public final class InferenceEngine {
     ) -> ForwardResult {
         let n = tokens.count
         precondition(n > 0 && n <= maxChunk && views.count == n, "forward: chunk of \(n) tokens, views \(views.count), limit \(maxChunk)")
-        let w = workspace, e = c.embeddingLength, kv = c.kvWidth, f = c.feedForwardLength
+        let w = workspace, e = c.embeddingLength, f = c.feedForwardLength
         let half = c.headDimension / 2
         let fast = precision == .fast
 
@@ -111,7 +111,6 @@ public final class InferenceEngine {
             Matmul.run([.init(layer.down, w.h)], x: w.gate, q: fast ? UnsafeRawPointer(w.fq) : nil, tokens: n, pool: pool)
             VectorMath.add(w.h, into: w.x, count: n * e)
         }
-        _ = kv
 
         switch output {
         case .none:
