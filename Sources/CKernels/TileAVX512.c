@@ -6,6 +6,10 @@
 #if SS_X86
 #pragma STDC FP_CONTRACT OFF
 
+#ifndef SS_PREFETCH_BLOCKS
+#define SS_PREFETCH_BLOCKS 16
+#endif
+
 static SS_AI SS_T512 void ss_k512(const int type, const int NT, const uint8_t *restrict w, int64_t nb,
                                   const uint8_t *restrict act, size_t astride, float *restrict tmp) {
     enum { R = 16 };
@@ -15,6 +19,11 @@ static SS_AI SS_T512 void ss_k512(const int type, const int NT, const uint8_t *r
     __m512 acc[SS_NT_MAX];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; ++b, w += tbb) {
+        // Decode streams the weights from L3/DRAM once per token: ask for them a few blocks
+        // ahead (bandwidth per core is bound by outstanding misses).
+        if (NT == 1) {
+            for (size_t off = 0; off < tbb; off += 64) _mm_prefetch((const char *)(w + SS_PREFETCH_BLOCKS * tbb + off), _MM_HINT_T0);
+        }
         __m512i wv[8];
         if (type == SS_TYPE_Q8_0) {
             for (int j = 0; j < 8; ++j) wv[j] = _mm512_loadu_si512((const void *)(w + 64 * j));

@@ -22,6 +22,9 @@ public final class WeightMatrix: @unchecked Sendable {
     /// The float kernels' instruction-set path, fixed at load so results never change mid-run.
     private let floatISA: Int32 = ss_isa()
     private var packed: UnsafeMutableRawPointer?
+    /// Whether `packed` was allocated here (else it lives in `arena`).
+    private var ownsPacked = false
+    private var arena: HugePageArena?
 
     /// Wraps ggml-layout weight bytes that outlive this object (e.g. a memory-mapped file).
     public init(name: String, typeID: Int32, rows: Int, cols: Int, rowBytes: Int, bytes: UnsafeRawPointer) {
@@ -33,25 +36,38 @@ public final class WeightMatrix: @unchecked Sendable {
         self.raw = bytes
     }
 
-    deinit { packed?.deallocate() }
+    deinit { if ownsPacked { packed?.deallocate() } }
 
     /// Whether the integer (fast) kernels can use this matrix.
     public var isQuantized: Bool { typeID == 2 || typeID == 3 || typeID == 8 }
 
+    /// Bytes the packed copy needs (0 for float types).
+    public var packedSize: Int { isQuantized ? ss_packed_size(typeID, Int64(rows), Int64(cols)) : 0 }
+
     /// Repacks the weights for the fast kernels (no-op for float types or when already packed).
-    public func pack() {
+    ///
+    /// - Parameter arena: where to put the packed copy (kept alive by this matrix); a private
+    ///   allocation when nil or full.
+    public func pack(into arena: HugePageArena? = nil) {
         guard isQuantized, packed == nil else { return }
-        let size = ss_packed_size(typeID, Int64(rows), Int64(cols))
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
-        ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer)
-        packed = buffer
+        let size = packedSize
+        if let arena, let slot = arena.allocate(size) {
+            ss_pack(typeID, raw, Int64(rows), Int64(cols), slot)
+            packed = slot
+            self.arena = arena
+        } else {
+            let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
+            ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer)
+            packed = buffer
+            ownsPacked = true
+        }
     }
 
     /// Row multiple to use when splitting rows between threads.
     public var rowGranularity: Int { isQuantized ? Int(ss_row_granularity(typeID)) : 1 }
 
     /// Bytes held by the packed copy.
-    public var packedBytes: Int { packed == nil ? 0 : ss_packed_size(typeID, Int64(rows), Int64(cols)) }
+    public var packedBytes: Int { packed == nil ? 0 : packedSize }
 
     /// Dequantizes row `row` into `out` (`cols` floats).
     public func dequantizeRow(_ row: Int, into out: UnsafeMutablePointer<Float>) {

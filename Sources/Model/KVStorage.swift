@@ -1,4 +1,5 @@
 import CKernels
+import Kernels
 
 /// Which cached tokens one query attends to, and at which RoPE position the sinks see it.
 ///
@@ -62,6 +63,13 @@ public final class KVStorage {
     let kernelISA: Int32 = ss_isa()
     private let rawKeys: UnsafeMutableRawPointer
     private let rawValues: UnsafeMutableRawPointer
+    /// Holds `rawKeys` and `rawValues` on huge pages; nil when they are ordinary allocations.
+    private let arena: HugePageArena?
+    /// Storage up to this size goes on huge pages. Every token's attention walks the whole
+    /// cache; with 4 KiB pages the transposed key rows alone touch a page per dimension. Larger
+    /// caches (a dense cache sized for a long context) keep ordinary pages, which the kernel
+    /// only backs as tokens arrive.
+    public static let hugePageLimit = 64 << 20
 
     /// Float keys (only when `element == .float32`).
     var keys: UnsafeMutablePointer<Float> { rawKeys.assumingMemoryBound(to: Float.self) }
@@ -86,8 +94,15 @@ public final class KVStorage {
         // + 8: kernels read whole 8-slot vectors past the last slot of the last block.
         self.element = element
         let count = layerCount * kvHeadCount * slotStride * headDimension + 8
-        rawKeys = .allocate(byteCount: count * element.byteCount, alignment: 64)
-        rawValues = .allocate(byteCount: count * element.byteCount, alignment: 64)
+        let bytes = count * element.byteCount
+        if 2 * bytes <= Self.hugePageLimit, let arena = HugePageArena(capacity: 2 * HugePageArena.slotSize(bytes)),
+           let k = arena.allocate(bytes), let v = arena.allocate(bytes) {
+            (self.arena, rawKeys, rawValues) = (arena, k, v)
+        } else {
+            arena = nil
+            rawKeys = .allocate(byteCount: bytes, alignment: 64)
+            rawValues = .allocate(byteCount: bytes, alignment: 64)
+        }
         if element == .float32 {
             rawKeys.bindMemory(to: Float.self, capacity: count)
             rawValues.bindMemory(to: Float.self, capacity: count)
@@ -98,8 +113,10 @@ public final class KVStorage {
     }
 
     deinit {
-        rawKeys.deallocate()
-        rawValues.deallocate()
+        if arena == nil {
+            rawKeys.deallocate()
+            rawValues.deallocate()
+        }
     }
 
     /// Bytes the storage for these sizes allocates (as ``byteCount`` would report).

@@ -30,7 +30,10 @@ public final class LlamaModel: Sendable {
         let weights = try LlamaWeights(file: file, config: config)
         let tokenizer = try Self.loadTokenizer(file: file, config: config)
         if precision == .fast {
-            for matrix in weights.allMatrices { matrix.pack() }
+            // In layer order, in one huge-page arena: decoding walks the weights in this order.
+            let matrices = weights.allMatrices
+            let arena = HugePageArena(capacity: matrices.reduce(0) { $0 + HugePageArena.slotSize($1.packedSize) })
+            for matrix in matrices { matrix.pack(into: arena) }
             // The packed copies serve every product now; only embedding rows are read from the
             // mapping from here on, page by page as tokens need them.
             file.releaseResidentPages()
