@@ -54,7 +54,7 @@ void ss_f16_to_f32_row(const uint16_t *src, int64_t src_stride, int64_t n, float
 static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                                  const uint16_t *keys, const uint16_t *values, int64_t stride,
                                  const ss_attn_segment *segs, int64_t nseg, float scale,
-                                 float *scratch, float *out) {
+                                 float *scratch, float *out, float *stats) {
     int64_t n = 0;
     for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
     for (int64_t h = 0; h < group; ++h) {
@@ -73,14 +73,18 @@ static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int
         for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
         float sum = 0;
         for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
-        const float inv = 1.0f / sum;
+        const float inv = stats ? 1.0f : 1.0f / sum;
+        if (stats) {
+            stats[2 * h] = m;
+            stats[2 * h + 1] = sum;
+        }
         float *o = out + h * d;
         for (int64_t i = 0; i < d; ++i) o[i] = 0;
         at = 0;
         for (int64_t s = 0; s < nseg; ++s) {
             for (int64_t k = 0; k < segs[s].count; ++k) {
                 const uint16_t *v = values + (segs[s].slot + k) * d;
-                const float p = row[at++] * inv;
+                const float p = stats ? row[at++] : row[at++] * inv;
                 for (int64_t i = 0; i < d; ++i) o[i] = fmaf(p, ss_f16_to_f32(v[i]), o[i]);
             }
         }
@@ -90,11 +94,33 @@ static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int
 void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                    const uint16_t *keys, const uint16_t *values, int64_t stride,
                    const ss_attn_segment *segs, int64_t nseg, float scale,
-                   float *scratch, float *out) {
+                   float *scratch, float *out, float *stats) {
 #if SS_X86
     if (isa == SS_ISA_AVX512VNNI && ss_isa_supported(isa) && ss_attend_f16_avx512(q_recent, q_sink, group, d, keys, values, stride,
-                                                              segs, nseg, scale, scratch, out))
+                                                              segs, nseg, scale, scratch, out, stats))
         return;
 #endif
-    ss_attend_f16_scalar(q_recent, q_sink, group, d, keys, values, stride, segs, nseg, scale, scratch, out);
+    ss_attend_f16_scalar(q_recent, q_sink, group, d, keys, values, stride, segs, nseg, scale, scratch, out, stats);
+}
+
+void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out) {
+    const int64_t ps = group * (d + 2);
+    for (int64_t h = 0; h < group; ++h) {
+        float m = -INFINITY;
+        for (int64_t p = 0; p < parts; ++p) {
+            const float mp = partial[p * ps + group * d + 2 * h];
+            m = mp > m ? mp : m;
+        }
+        float *o = out + h * d;
+        for (int64_t i = 0; i < d; ++i) o[i] = 0;
+        float sum = 0;
+        for (int64_t p = 0; p < parts; ++p) {
+            const float *part = partial + p * ps;
+            const float w = expf(part[group * d + 2 * h] - m);
+            sum = fmaf(w, part[group * d + 2 * h + 1], sum);
+            for (int64_t i = 0; i < d; ++i) o[i] = fmaf(w, part[h * d + i], o[i]);
+        }
+        const float inv = 1.0f / sum;
+        for (int64_t i = 0; i < d; ++i) o[i] *= inv;
+    }
 }

@@ -112,6 +112,7 @@ void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, con
 /// AVX-512 attention over a half cache; returns 0 (doing nothing) for shapes it does not cover.
 int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                          const uint16_t *keys, const uint16_t *values, int64_t stride,
-                         const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out);
+                         const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
+                         float *stats);
 
 #endif

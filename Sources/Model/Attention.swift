@@ -72,26 +72,64 @@ enum Attention {
         return (segments, view.sinkCount + recentCount)
     }
 
+    /// Keys per part when a query's attention on the half cache is split (flash-decoding): a
+    /// query that sees more keys is computed as partial attentions over consecutive runs of this
+    /// many keys, merged in order by `ss_attn_merge`. A token's split depends only on how many
+    /// keys it sees, so its bits are the same in a chunk, alone, or with any thread count; decode
+    /// runs the parts in parallel, so each KV head's keys are read once per token instead of once
+    /// per query head.
+    static let partSlots = 256
+
+    /// Parts of a query that sees `visible` keys.
+    @inline(__always)
+    static func parts(_ visible: Int) -> Int { max(1, (visible + partSlots - 1) / partSlots) }
+
+    /// (token, KV head) pairs whose parts a decode step may run in parallel at once.
+    static func splitUnits(threads: Int) -> Int { 4 * threads }
+
+    typealias HalfSegments = (ss_attn_segment, ss_attn_segment, ss_attn_segment)
+
+    /// The visible slots of `token` as kernel segments, and their total.
+    @inline(__always)
+    static func halfSegments(token: Int, view: QueryView, storage: KVStorage) -> (HalfSegments, Int) {
+        let (s, n) = visibleSegments(token: token, view: view, storage: storage)
+        return ((ss_attn_segment(slot: Int64(s.0.slot), count: Int64(s.0.count), sink: 1),
+                 ss_attn_segment(slot: Int64(s.1.slot), count: Int64(s.1.count), sink: 0),
+                 ss_attn_segment(slot: Int64(s.2.slot), count: Int64(s.2.count), sink: 0)), n)
+    }
+
+    /// The segments of part `part`: visiting positions `part·partSlots ..<` the next part's.
+    @inline(__always)
+    static func partSegments(_ all: HalfSegments, part: Int) -> HalfSegments {
+        let lo = Int64(part * partSlots), hi = lo + Int64(partSlots)
+        var start: Int64 = 0
+        func clip(_ s: ss_attn_segment) -> ss_attn_segment {
+            defer { start += s.count }
+            let a = max(lo, start), b = min(hi, start + s.count)
+            if b <= a { return ss_attn_segment(slot: s.slot, count: 0, sink: s.sink) }
+            return ss_attn_segment(slot: s.slot + (a - start), count: b - a, sink: s.sink)
+        }
+        let first = clip(all.0), second = clip(all.1), third = clip(all.2)
+        return (first, second, third)
+    }
+
     /// ``attend(qRecent:qSink:group:token:view:storage:layer:kvHead:scores:out:)`` for a half
-    /// cache, in the C kernel (the heads of a group scored together). Each head's result is the
-    /// same whatever `group` is, so a group may also be split into single heads.
+    /// cache over `segments`, in the C kernel (the heads of a group scored together). Each head's
+    /// result is the same whatever `group` is, so a group may also be split into single heads.
+    /// With `stats`, writes a partial for `ss_attn_merge` (unnormalised `out`, (max, sum) pairs).
     @inline(__always)
     static func attendHalf(
-        qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, token: Int, view: QueryView,
+        qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, segments: HalfSegments,
         storage: KVStorage, layer: Int, kvHead: Int, scores: UnsafeMutablePointer<Float>,
-        out: UnsafeMutablePointer<Float>
+        out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>? = nil
     ) {
         let d = storage.headDimension
         let base = storage.base(layer: layer, head: kvHead)
-        let (s, _) = visibleSegments(token: token, view: view, storage: storage)
-        let list = (ss_attn_segment(slot: Int64(s.0.slot), count: Int64(s.0.count), sink: 1),
-                    ss_attn_segment(slot: Int64(s.1.slot), count: Int64(s.1.count), sink: 0),
-                    ss_attn_segment(slot: Int64(s.2.slot), count: Int64(s.2.count), sink: 0))
-        withUnsafePointer(to: list) { tuple in
-            tuple.withMemoryRebound(to: ss_attn_segment.self, capacity: 3) { segments in
+        withUnsafePointer(to: segments) { tuple in
+            tuple.withMemoryRebound(to: ss_attn_segment.self, capacity: 3) { list in
                 ss_attend_f16(storage.kernelISA, qRecent, qSink, Int64(group), Int64(d), storage.halfKeys + base,
-                              storage.halfValues + base, Int64(storage.slotStride), segments, 3,
-                              1 / Float(d).squareRoot(), scores, out)
+                              storage.halfValues + base, Int64(storage.slotStride), list, 3,
+                              1 / Float(d).squareRoot(), scores, out, stats)
             }
         }
     }

@@ -1,3 +1,4 @@
+import CKernels
 import Kernels
 
 /// What a forward pass should produce besides filling the cache.
@@ -148,29 +149,98 @@ public final class InferenceEngine {
             rope.apply(q, heads: c.headCount, table: w.ropeRecent + i * 2 * half)
             if needsSink { rope.apply(qs, heads: c.headCount, table: w.ropeSink + i * 2 * half) }
         }
-        let half16 = storage.element == .float16
-        // Work items: (token, KV head), or (token, query head) when there are too few of those to
-        // keep every thread busy (decode); the half kernel gives each head the same bits either way.
-        let splitHeads = half16 && n * c.kvHeadCount < 4 * pool.threadCount
-        let perUnit = splitHeads ? group : 1
-        let units = n * c.kvHeadCount * perUnit
-        pool.parallel(items: units) { unit, thread in
+        if storage.element == .float16 {
+            attentionHalf(n: n, first: first, views: views, storage: storage, layer: layer)
+            return
+        }
+        pool.parallel(items: n * c.kvHeadCount) { unit, thread in
             let scores = w.scores + thread * w.scoresPerThread
-            let i = unit / (c.kvHeadCount * perUnit), g = (unit / perUnit) % c.kvHeadCount
-            let part = unit % perUnit
+            let i = unit / c.kvHeadCount, g = unit % c.kvHeadCount
             let view = views[i]
             let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
-            let offset = i * e + (g * group + (splitHeads ? part : 0)) * d
-            let q = w.q + offset
-            let qSink = needsSink ? w.qSink + offset : q
-            if half16 {
-                Attention.attendHalf(
-                    qRecent: q, qSink: qSink, group: splitHeads ? 1 : group, token: first + i, view: view,
-                    storage: storage, layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
-            } else {
-                Attention.attend(
-                    qRecent: q, qSink: qSink, group: group, token: first + i, view: view, storage: storage,
-                    layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+            let offset = i * e + g * group * d
+            Attention.attend(
+                qRecent: w.q + offset, qSink: needsSink ? w.qSink + offset : w.q + offset, group: group,
+                token: first + i, view: view, storage: storage, layer: layer, kvHead: g, scores: scores,
+                out: w.attn + offset)
+        }
+    }
+
+    /// Attention over a half cache (the fast path), queries already rotated.
+    ///
+    /// A query that sees more than ``Attention/partSlots`` keys is computed in parts and merged
+    /// (the same arithmetic however the work is spread). Chunks with enough (token, KV head)
+    /// pairs for every thread run one pair per item, parts in sequence; small chunks (decode)
+    /// run every part, or for a one-part query every head, as its own item, so two threads share
+    /// even a single token's attention.
+    private func attentionHalf(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
+        let w = workspace, e = c.embeddingLength, d = c.headDimension
+        let group = c.headCount / c.kvHeadCount, kvHeads = c.kvHeadCount
+        let partFloats = w.attnPartFloats, perQuery = w.attnPartsPerQuery
+        @inline(__always) func queries(_ i: Int, _ g: Int, head: Int = 0) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) {
+            let view = views[i]
+            let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
+            let offset = i * e + (g * group + head) * d
+            return (w.q + offset, needsSink ? w.qSink + offset : w.q + offset, offset)
+        }
+        if n * kvHeads >= Attention.splitUnits(threads: pool.threadCount) {
+            pool.parallel(items: n * kvHeads) { unit, thread in
+                let i = unit / kvHeads, g = unit % kvHeads
+                let (q, qSink, offset) = queries(i, g)
+                let (segments, visible) = Attention.halfSegments(token: first + i, view: views[i], storage: storage)
+                let scores = w.scores + thread * w.scoresPerThread
+                let parts = Attention.parts(visible)
+                if parts == 1 {
+                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group, segments: segments, storage: storage,
+                                         layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+                    return
+                }
+                let buffer = w.attnParts + thread * perQuery * partFloats
+                for p in 0..<parts {
+                    let part = buffer + p * partFloats
+                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
+                                         segments: Attention.partSegments(segments, part: p), storage: storage,
+                                         layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
+                }
+                ss_attn_merge(Int64(group), Int64(d), Int64(parts), buffer, w.attn + offset)
+            }
+            return
+        }
+        // Decode: one item per part (or per head of a one-part query).
+        var items: [(pair: Int, part: Int, parts: Int)] = []
+        items.reserveCapacity(n * kvHeads * max(group, perQuery))
+        for pair in 0..<(n * kvHeads) {
+            let i = pair / kvHeads
+            let visible = Attention.halfSegments(token: first + i, view: views[i], storage: storage).1
+            let parts = Attention.parts(visible)
+            for p in 0..<(parts == 1 ? group : parts) { items.append((pair, p, parts)) }
+        }
+        items.withUnsafeBufferPointer { items in
+            pool.parallel(items: items.count) { item, thread in
+                let (pair, p, parts) = items[item]
+                let i = pair / kvHeads, g = pair % kvHeads
+                let (segments, _) = Attention.halfSegments(token: first + i, view: views[i], storage: storage)
+                let scores = w.scores + thread * w.scoresPerThread
+                if parts == 1 {
+                    let (q, qSink, offset) = queries(i, g, head: p)
+                    Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
+                                         layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+                } else {
+                    let (q, qSink, _) = queries(i, g)
+                    let part = w.attnParts + (pair * perQuery + p) * partFloats
+                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
+                                         segments: Attention.partSegments(segments, part: p), storage: storage,
+                                         layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
+                }
+            }
+        }
+        for pair in 0..<(n * kvHeads) {
+            let i = pair / kvHeads, g = pair % kvHeads
+            let visible = Attention.halfSegments(token: first + i, view: views[i], storage: storage).1
+            let parts = Attention.parts(visible)
+            if parts > 1 {
+                ss_attn_merge(Int64(group), Int64(d), Int64(parts), w.attnParts + pair * perQuery * partFloats,
+                              w.attn + queries(i, g).2)
             }
         }
     }

@@ -10,6 +10,10 @@ final class Workspace {
     let tiles: UnsafeMutablePointer<Float>
     let tileFloats: Int
     let partialMax, partialSum, targetLogit: UnsafeMutablePointer<Float>
+    /// Partial attentions of split queries (``Attention/partSlots``): `attnPartUnits` units of
+    /// `attnPartsPerQuery` parts of `attnPartFloats` floats each.
+    let attnParts: UnsafeMutablePointer<Float>
+    let attnPartsPerQuery, attnPartFloats, attnPartUnits: Int
     private var owned: [UnsafeMutableRawPointer] = []
 
     init(config c: LlamaConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) {
@@ -38,6 +42,10 @@ final class Workspace {
         tiles = floats(threads * tileFloats)
         let blocks = (c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock
         partialMax = floats(blocks * n); partialSum = floats(blocks * n); targetLogit = floats(n)
+        attnPartsPerQuery = Attention.parts(maxContext + n)
+        attnPartFloats = group * (c.headDimension + 2)
+        attnPartUnits = Attention.splitUnits(threads: threads)
+        attnParts = floats(attnPartUnits * attnPartsPerQuery * attnPartFloats)
         self.owned = owned
     }
 
@@ -49,6 +57,8 @@ final class Workspace {
         let floats = n * e * 5 + 2 * n * c.kvWidth + 2 * n * f + 2 * n * c.headDimension
             + threads * (c.headCount / c.kvHeadCount) * (maxContext + n + 8)
             + threads * n * vocabularyBlock + 3 * n * ((c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock)
+            + Attention.splitUnits(threads: threads) * Attention.parts(maxContext + n)
+                * (c.headCount / c.kvHeadCount) * (c.headDimension + 2)
         return floats * 4 + n * (e + f) * 2
     }
 }

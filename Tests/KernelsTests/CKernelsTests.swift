@@ -510,7 +510,7 @@ extension CKernelsTests {
         }
     }
 
-    @Test("Half attention matches a Double reference on every ISA; each head's bits do not depend on the group size",
+    @Test("Half attention matches a Double reference on every ISA, whole and split into merged parts; each head's bits do not depend on the group size",
           arguments: [1, 7, 33, 100, 517])
     func halfAttention(visible: Int) {
         var rng = SplitMix(state: UInt64(visible))
@@ -533,7 +533,7 @@ extension CKernelsTests {
             withISA(isa) {
                 var scratch = [Float](repeating: 0, count: group * (visible + 16))
                 var out = [Float](repeating: 0, count: group * d)
-                ss_attend_f16(isa, qRecent, qSink, Int64(group), Int64(d), keys, values, Int64(stride), segments, 3, scale, &scratch, &out)
+                ss_attend_f16(isa, qRecent, qSink, Int64(group), Int64(d), keys, values, Int64(stride), segments, 3, scale, &scratch, &out, nil)
                 let worst = zip(out, expected).map { abs(Double($0) - $1) }.max() ?? 0
                 #expect(worst < 2e-5, "ISA \(isa): max |Δ| \(worst)")
                 for h in 0..<group {
@@ -541,11 +541,34 @@ extension CKernelsTests {
                     qRecent.withUnsafeBufferPointer { qr in
                         qSink.withUnsafeBufferPointer { qs in
                             ss_attend_f16(isa, qr.baseAddress! + h * d, qs.baseAddress! + h * d, 1, Int64(d), keys, values,
-                                          Int64(stride), segments, 3, scale, &scratch, &single)
+                                          Int64(stride), segments, 3, scale, &scratch, &single, nil)
                         }
                     }
                     #expect(single == Array(out[(h * d)..<((h + 1) * d)]), "ISA \(isa), head \(h)")
                 }
+                // Split into parts of 37 keys (crossing segment boundaries) and merged.
+                let partSize: Int64 = 37
+                let parts = (Int64(visible) + partSize - 1) / partSize
+                let partFloats = group * (d + 2)
+                var partials = [Float](repeating: .nan, count: Int(parts) * partFloats)
+                for p in 0..<parts {
+                    var piece: [ss_attn_segment] = []
+                    var start: Int64 = 0
+                    for s in segments {
+                        let a = max(p * partSize, start), b = min((p + 1) * partSize, start + s.count)
+                        if b > a { piece.append(ss_attn_segment(slot: s.slot + a - start, count: b - a, sink: s.sink)) }
+                        start += s.count
+                    }
+                    partials.withUnsafeMutableBufferPointer { buffer in
+                        let part = buffer.baseAddress! + Int(p) * partFloats
+                        ss_attend_f16(isa, qRecent, qSink, Int64(group), Int64(d), keys, values, Int64(stride), piece,
+                                      Int64(piece.count), scale, &scratch, part, part + group * d)
+                    }
+                }
+                var merged = [Float](repeating: 0, count: group * d)
+                ss_attn_merge(Int64(group), Int64(d), parts, partials, &merged)
+                let worstSplit = zip(merged, expected).map { abs(Double($0) - $1) }.max() ?? 0
+                #expect(worstSplit < 2e-5, "ISA \(isa), split in \(parts): max |Δ| \(worstSplit)")
             }
         }
     }

@@ -194,10 +194,23 @@ typedef struct ss_attn_segment {
 /// once (e.g. with ss_isa() when the cache is created), so a later ss_set_isa elsewhere in the
 /// process cannot change a running stream's bits; an unsupported value falls back to portable C.
 /// The arithmetic depends only on the arguments (never on threads).
+///
+/// With `stats` non-NULL the result is a partial for ss_attn_merge instead: out[h*d + i] =
+/// sum_k e_k * value_k[i] with the unnormalised e_k = exp(s_k - m_h), and stats[2h] = m_h (the
+/// maximum score), stats[2h + 1] = sum_k e_k. (A part's `out` and `stats` are adjacent in the
+/// layout ss_attn_merge reads.)
 void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                    const uint16_t *keys, const uint16_t *values, int64_t stride,
                    const ss_attn_segment *segments, int64_t segment_count, float scale,
-                   float *scratch, float *out);
+                   float *scratch, float *out, float *stats);
+
+/// Combines `parts` partial attentions of the same queries over consecutive runs of keys (split
+/// attention, as in flash-decoding) into `out` (`group` x `d`).
+///
+/// Part p occupies partial[p * group * (d + 2) ...]: `group * d` unnormalised outputs, then the
+/// `group` (max, sum) pairs, as ss_attend_f16 writes them. With M = max_p m_p and w_p =
+/// exp(m_p - M): out = (sum_p w_p * out_p) / (sum_p w_p * sum_p), parts combined in order.
+void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out);
 
 /// Pause hint for spin-wait loops.
 static inline void ss_cpu_relax(void) {
