@@ -15,6 +15,9 @@ public final class DocumentReader {
     private let fd: Int32
     private var encoder: StreamingEncoder
     private var buffer: [UInt8]
+    /// The size of a regular file when it was opened (nil for pipes and devices): the reader
+    /// reads exactly that many bytes and fails if the file changes size meanwhile.
+    private let expectedSize: Int64?
     /// Whether the file has been read to its end.
     public private(set) var reachedEnd = false
     /// Whether any byte other than ASCII white space has been read.
@@ -50,6 +53,8 @@ public final class DocumentReader {
                                 message: "cannot open the document: \(String(cString: strerror(errno))).")
         }
         self.fd = fd
+        var opened = stat()
+        expectedSize = fstat(fd, &opened) == 0 && (opened.st_mode & S_IFMT) == S_IFREG ? Int64(opened.st_size) : nil
         buffer = [UInt8](repeating: 0, count: max(4096, blockSize))
         do {
             if let state {
@@ -76,11 +81,23 @@ public final class DocumentReader {
     /// - Throws: ``DocumentError`` for a read failure or ill-formed UTF-8 (naming its offset).
     public func next() throws -> [EncodedToken] {
         if reachedEnd { return [] }
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        var limit = buffer.count
+        if let expectedSize { limit = Int(min(Int64(limit), max(0, expectedSize - bytesRead))) }
+        let count = limit == 0 ? 0 : buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, limit) }
         if count < 0 {
             throw DocumentError.io(path, "read failed: \(String(cString: strerror(errno))).", at: bytesRead)
         }
         let final = count == 0
+        if final, let expectedSize {
+            // A file rewritten, truncated or appended to while a run reads it would give tokens
+            // from two different documents (and a resume could not reproduce them).
+            var now = stat()
+            let size = fstat(fd, &now) == 0 ? Int64(now.st_size) : -1
+            if bytesRead != expectedSize || size != expectedSize {
+                throw DocumentError(code: "document.changed", path: path, byteOffset: bytesRead,
+                                    message: "the file changed while it was being read (it had \(expectedSize) bytes, now \(size)); score a copy that nothing writes to")
+            }
+        }
         let blockStart = bytesRead
         try buffer.withUnsafeBytes { raw in
             let block = UnsafeRawBufferPointer(rebasing: raw[0..<count])

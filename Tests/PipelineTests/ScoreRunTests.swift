@@ -111,4 +111,31 @@ struct ScoreRunTests {
         #expect(throws: DocumentError.self) { _ = try DocumentReader(path: dir.path, tokenizer: model.tokenizer) }
         #expect(throws: DocumentError.self) { _ = try DocumentReader(path: dir.path + "/missing.txt", tokenizer: model.tokenizer) }
     }
+
+    @Test("A document that shrinks or grows while it is read is refused with the sizes; an unchanged one reads to its end")
+    func changingDocument() throws {
+        let model = try #require(try SharedModel.load())
+        let dir = try Fixtures.temporaryDirectory("changing-doc")
+        let text = String(repeating: "The quick brown fox jumps over the lazy dog. ", count: 400)  // 18 KB
+        for change in ["none", "shrink", "grow"] {
+            let path = dir.appendingPathComponent("\(change).txt").path
+            try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+            let reader = try DocumentReader(path: path, tokenizer: model.tokenizer, blockSize: 4096)
+            var tokens = try reader.next().count
+            let handle = try #require(FileHandle(forUpdatingAtPath: path))
+            if change == "shrink" { try handle.truncate(atOffset: 6000) }
+            if change == "grow" { try handle.seekToEnd(); try handle.write(contentsOf: Data("More text.".utf8)) }
+            try handle.close()
+            do {
+                while !reader.reachedEnd { tokens += try reader.next().count }
+                #expect(change == "none", "a \(change) was not noticed")
+                #expect(reader.bytesRead == Int64(text.utf8.count))
+                #expect(tokens > 3000)
+            } catch let error as DocumentError {
+                #expect(change != "none", "\(error)")
+                #expect(error.code == "document.changed")
+                #expect("\(error)".contains("changed while it was being read"))
+            }
+        }
+    }
 }
