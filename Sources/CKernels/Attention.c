@@ -2,6 +2,8 @@
 #include "internal.h"
 #include <math.h>
 
+#pragma STDC FP_CONTRACT OFF
+
 /// IEEE half from float, round to nearest even (the same result as vcvtps2ph imm 0).
 static uint16_t ss_f32_to_f16_scalar(float f) {
     uint32_t x;
@@ -104,6 +106,9 @@ void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t 
 }
 
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out) {
+    // Separate multiplies and adds (no contraction: the pragma at the top of this file): the
+    // same bits on every instruction set, and a loop the compiler vectorises without calling
+    // fmaf (which, without -mfma, is a library call per element).
     const int64_t ps = group * (d + 2);
     for (int64_t h = 0; h < group; ++h) {
         float m = -INFINITY;
@@ -111,14 +116,14 @@ void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial
             const float mp = partial[p * ps + group * d + 2 * h];
             m = mp > m ? mp : m;
         }
-        float *o = out + h * d;
+        float *restrict o = out + h * d;
         for (int64_t i = 0; i < d; ++i) o[i] = 0;
         float sum = 0;
         for (int64_t p = 0; p < parts; ++p) {
-            const float *part = partial + p * ps;
+            const float *restrict part = partial + p * ps;
             const float w = expf(part[group * d + 2 * h] - m);
-            sum = fmaf(w, part[group * d + 2 * h + 1], sum);
-            for (int64_t i = 0; i < d; ++i) o[i] = fmaf(w, part[h * d + i], o[i]);
+            sum += w * part[group * d + 2 * h + 1];
+            for (int64_t i = 0; i < d; ++i) o[i] += w * part[h * d + i];
         }
         const float inv = 1.0f / sum;
         for (int64_t i = 0; i < d; ++i) o[i] *= inv;
