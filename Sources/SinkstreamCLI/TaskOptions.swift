@@ -23,7 +23,7 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "The most document tokens per section (default: 640 for summaries, 200 for translations).")
     var sectionTokens: Int?
 
-    @Option(help: "The most tokens generated per section (default: 96 per note, 280 per translated section).")
+    @Option(help: "The most tokens generated per section (default: 96 per note, 280 per translated section; a translated section also stops at 1.5 × its source tokens + 16).")
     var maxTokens: Int?
 
     @Option(help: "Sampling temperature (0: greedy, the default).")
@@ -40,6 +40,9 @@ struct TaskOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run of the previous reply (a small model tends to copy its last answer, which stays in the window); 0: off.", valueName: "N"))
     var copyGuard: Int = 0
+
+    @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run already in the same reply (a small model drifts into near-loops that the loop guard's exact repeats miss); 0: off.", valueName: "N"))
+    var noRepeat: Int = 8
 
     @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
     var template: ChatTemplate?
@@ -72,6 +75,7 @@ struct TaskOptions: ParsableArguments {
         if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be read only once.") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("Please give --max-tokens a positive value.") }
         if copyGuard < 0 { throw ValidationError("Please give --copy-guard a value of 0 or more.") }
+        if noRepeat < 0 { throw ValidationError("Please give --no-repeat a value of 0 or more.") }
         if chunk < 1 || chunk > 4096 { throw ValidationError("Please give --chunk a value between 1 and 4096.") }
         if sinks < 0 || window < 1 { throw ValidationError("Please give --sinks ≥ 0 and --window ≥ 1.") }
         if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
@@ -89,7 +93,7 @@ struct TaskOptions: ParsableArguments {
             kind: kind, precision: precision, sinks: sinks, window: window, evict: e, chunk: chunk,
             sectionTokens: sectionTokens, maxTokens: maxTokens, length: length, language: language, style: style,
             template: template, sampling: SamplingConfiguration(temperature: temperature, topK: topK, topP: topP, seed: seed),
-            copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil,
+            copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil, noRepeat: noRepeat > 0 ? CopyGuard(n: noRepeat) : nil,
             checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
             outputPath: outputPath, format: jsonl ? .jsonl : .text)
     }

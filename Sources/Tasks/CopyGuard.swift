@@ -10,6 +10,9 @@ public struct CopyGuard: Codable, Sendable, Equatable {
     public init(n: Int = 6) { self.n = max(0, n) }
 
     /// The tokens that would complete an `n`-gram of `previous` after the last `n − 1` of `generated`.
+    ///
+    /// `previous` may be `generated` itself (no n-gram twice in one reply): the tail is never
+    /// matched against itself.
     public func banned(generated: [Int32], previous: [Int32]) -> Set<Int32> {
         let k = n - 1
         guard n > 0, k >= 0, generated.count >= k, previous.count >= n else { return [] }

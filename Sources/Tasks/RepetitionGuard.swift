@@ -8,8 +8,10 @@ public struct RepetitionGuard: Codable, Sendable, Equatable {
     /// tokens does not trigger as easily as whole repeated phrases).
     public var minimumSpan: Int
 
-    /// Creates a guard; the defaults stop at 4 repeats of a 4-to-32-token phrase, 8 of a pair, 16 of one token.
-    public init(maxN: Int = 32, repeats: Int = 4, minimumSpan: Int = 16) {
+    /// Creates a guard; the defaults stop at 4 repeats of a 4-to-64-token phrase, 8 of a pair,
+    /// 16 of one token. (A whole repeated sentence is easily over 32 tokens: the default model
+    /// once wrote a 33-token sentence eight times into a summary.)
+    public init(maxN: Int = 64, repeats: Int = 4, minimumSpan: Int = 16) {
         self.maxN = maxN
         self.repeats = max(2, repeats)
         self.minimumSpan = minimumSpan

@@ -58,6 +58,9 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
     public var repetition: RepetitionGuard
     /// Keeps a reply from repeating the previous one (nil: off).
     public var copyGuard: CopyGuard?
+    /// Keeps a reply from repeating itself: no n-gram twice within one reply (nil: off; runs
+    /// stored before this option existed decode as off).
+    public var noRepeat: CopyGuard?
     /// Checkpoint after this many stream tokens (0: only by time and at section ends).
     public var checkpointEveryTokens: Int
     /// Checkpoint after this many seconds (0: only by tokens).
@@ -72,7 +75,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
                 chunk: Int = 256, sectionTokens: Int? = nil, maxTokens: Int? = nil, length: SummaryLength = .medium,
                 language: String? = nil, style: String? = nil, template: ChatTemplate? = nil,
                 sampling: SamplingConfiguration = SamplingConfiguration(), repetition: RepetitionGuard = RepetitionGuard(), copyGuard: CopyGuard? = nil,
-                checkpointEveryTokens: Int = 4096, checkpointEverySeconds: Double = 30, replaceInvalid: Bool = false,
+                noRepeat: CopyGuard? = nil, checkpointEveryTokens: Int = 4096, checkpointEverySeconds: Double = 30, replaceInvalid: Bool = false,
                 outputPath: String? = nil, format: TaskOutputFormat = .text) {
         self.kind = kind
         self.precision = precision
@@ -89,6 +92,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
         self.sampling = sampling
         self.repetition = repetition
         self.copyGuard = copyGuard
+        self.noRepeat = noRepeat
         self.checkpointEveryTokens = checkpointEveryTokens
         self.checkpointEverySeconds = checkpointEverySeconds
         self.replaceInvalid = replaceInvalid

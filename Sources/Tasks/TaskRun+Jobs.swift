@@ -33,8 +33,12 @@ extension TaskRun {
             let message = config.kind == .summarize
                 ? TaskPrompts.note(section: text)
                 : TaskPrompts.translate(section: text, language: config.language, style: config.style)
+            // A translation is about as long as its source: a cap keeps a small model that
+            // does not stop from inventing a page after every short section.
+            let limit = config.kind == .summarize ? config.maxTokens
+                : min(config.maxTokens, Self.translationLimit(sourceTokens: section.tokenIDs.count))
             try begin(TaskJob(kind: config.kind == .summarize ? Self.noteKind(level: 0) : "section",
-                              byteStart: section.byteStart, byteEnd: section.byteEnd, maxTokens: config.maxTokens),
+                              byteStart: section.byteStart, byteEnd: section.byteEnd, maxTokens: limit),
                       message: message)
             return true
         case .reduce:
@@ -124,4 +128,8 @@ extension TaskRun {
     static func oneLine(_ text: String) -> String {
         text.split(whereSeparator: { $0.isNewline }).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.joined(separator: " ")
     }
+
+    /// The most tokens a translated section of `sourceTokens` tokens may generate (before
+    /// `--max-tokens`): one and a half times the source, plus 16.
+    static func translationLimit(sourceTokens: Int) -> Int { sourceTokens * 3 / 2 + 16 }
 }

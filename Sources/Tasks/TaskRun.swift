@@ -207,7 +207,9 @@ public final class TaskRun {
         let started = Date()
         let logits = try session.process(state.toFeed, logits: true).logits
         if isPrompt { state.counters.promptTokens += state.toFeed.count }
-        let id = sampler.next(logits: logits, banned: config.copyGuard?.banned(generated: job.generated, previous: state.previousReply) ?? [])
+        var banned = config.copyGuard?.banned(generated: job.generated, previous: state.previousReply) ?? []
+        if let noRepeat = config.noRepeat { banned.formUnion(noRepeat.banned(generated: job.generated, previous: job.generated)) }
+        let id = sampler.next(logits: logits, banned: banned)
         let seconds = Date().timeIntervalSince(started)
         if isPrompt { state.counters.promptSeconds += seconds } else { state.counters.generateSeconds += seconds }
         var stop = false

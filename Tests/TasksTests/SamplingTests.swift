@@ -49,6 +49,8 @@ struct SamplingTests {
         #expect(guardian.loopLength([Int32](repeating: 4, count: 10)) == nil)
         #expect(guardian.loopLength((0..<200).map { Int32($0 % 97) }) == nil)
         #expect(guardian.loopLength([]) == nil)
+        let sentence = (100..<140).map { Int32($0) }  // a 40-token sentence, four times
+        #expect(guardian.loopLength([7] + sentence + sentence + sentence + sentence) == 120)
     }
 }
 
@@ -63,5 +65,9 @@ struct CopyGuardTests {
         #expect(g.banned(generated: [7, 8], previous: previous).isEmpty)
         #expect(g.banned(generated: [1], previous: previous).isEmpty)
         #expect(CopyGuard(n: 0).banned(generated: [1, 2], previous: previous).isEmpty)
+        // Within one reply (--no-repeat): the tail is not matched against itself.
+        let reply: [Int32] = [1, 2, 3, 4, 1, 2]
+        #expect(g.banned(generated: reply, previous: reply) == [3])
+        #expect(g.banned(generated: [1, 2, 3], previous: [1, 2, 3]).isEmpty)
     }
 }
