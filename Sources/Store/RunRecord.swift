@@ -56,9 +56,10 @@ public struct RunRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var lastCheckpointAt: Date?
     public var errorText: String?
 
-    /// Perplexity over the tokens scored so far, or nil before the first token.
+    /// Perplexity over the tokens scored so far, or nil before the first token and for tasks
+    /// that score nothing (summaries and translations only count their tokens).
     public var perplexitySoFar: Double? {
-        tokens > 0 ? Foundation.exp(nllSum / Double(tokens)) : nil
+        task == .score && tokens > 0 ? Foundation.exp(nllSum / Double(tokens)) : nil
     }
 
     /// Column names, for GRDB query-interface requests.
