@@ -90,7 +90,13 @@ void ss_init(void) {
     atomic_compare_exchange_strong(&ss_current_isa, &expected, best);
 }
 
+/// The calling thread's forced path (ss_set_isa), or -1 for the process-wide selection. Per
+/// thread, so that forcing a path (tests, the kernel benchmark) cannot change the arithmetic of
+/// a model running on other threads of the same process.
+static _Thread_local int ss_thread_isa = -1;
+
 int ss_isa(void) {
+    if (ss_thread_isa >= 0) return ss_thread_isa;
     ss_init();
     return atomic_load_explicit(&ss_current_isa, memory_order_acquire);
 }
@@ -98,7 +104,7 @@ int ss_isa(void) {
 int ss_set_isa(int isa) {
     ss_init();
     if (!ss_isa_supported(isa)) return 0;
-    atomic_store_explicit(&ss_current_isa, isa, memory_order_release);
+    ss_thread_isa = isa;
     return 1;
 }
 

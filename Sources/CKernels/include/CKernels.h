@@ -46,13 +46,15 @@ extern "C" {
 /// is supported. Called implicitly by every other function; calling it again does nothing.
 void ss_init(void);
 
-/// The ISA path currently selected (one of SS_ISA_*).
+/// The ISA path selected for the calling thread (one of SS_ISA_*): its ss_set_isa, else the process-wide one.
 int ss_isa(void);
 
-/// Forces an ISA path (SS_ISA_*). Returns 1 on success, 0 when this CPU (or OS) does not
-/// support it, in which case the selection is unchanged. Affects ss_quantize_act,
-/// ss_pack / ss_packed_size / ss_row_granularity and ss_gemm_f32 from then on; ss_gemm_q always
-/// uses the path recorded in the packed buffer. Not meant to be called while kernels run.
+/// Forces an ISA path (SS_ISA_*) for the calling thread only. Returns 1 on success, 0 when this
+/// CPU (or OS) does not support it, in which case the selection is unchanged. Affects what
+/// ss_isa() returns on this thread, so ss_quantize_act, ss_pack / ss_packed_size /
+/// ss_row_granularity and ss_gemm_f32 called from it; ss_gemm_q always uses the path recorded
+/// in the packed buffer. Other threads keep the process-wide selection (best supported, or
+/// SINKSTREAM_ISA).
 int ss_set_isa(int isa);
 
 /// 1 when the ISA path `isa` can run on this machine, else 0.
