@@ -41,8 +41,8 @@ struct TaskOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run of the previous reply (a small model tends to copy its last answer, which stays in the window); 0: off.", valueName: "N"))
     var copyGuard: Int = 0
 
-    @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run already in the same reply (a small model drifts into near-loops that the loop guard's exact repeats miss); 0: off.", valueName: "N"))
-    var noRepeat: Int = 8
+    @Option(help: ArgumentHelp("Ban tokens that would repeat an N-token run already in the same reply, against near-loops that the loop guard's exact repeats miss; 0: off. (With the default 135M model, 8 turned a summary into word salad, so it is off by default.)", valueName: "N"))
+    var noRepeat: Int = 0
 
     @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
     var template: ChatTemplate?
