@@ -22,8 +22,7 @@ public final class WeightMatrix: @unchecked Sendable {
     /// The float kernels' instruction-set path, fixed at load so results never change mid-run.
     private let floatISA: Int32 = ss_isa()
     private var packed: UnsafeMutableRawPointer?
-    /// Whether `packed` was allocated here (else it lives in `arena`).
-    private var ownsPacked = false
+    /// Holds `packed` when it was put in an arena; nil when `packed` is a private allocation.
     private var arena: HugePageArena?
 
     /// Wraps ggml-layout weight bytes that outlive this object (e.g. a memory-mapped file).
@@ -36,7 +35,7 @@ public final class WeightMatrix: @unchecked Sendable {
         self.raw = bytes
     }
 
-    deinit { if ownsPacked { packed?.deallocate() } }
+    deinit { if arena == nil { packed?.deallocate() } }
 
     /// Whether the integer (fast) kernels can use this matrix.
     public var isQuantized: Bool { typeID == 2 || typeID == 3 || typeID == 8 }
@@ -59,7 +58,6 @@ public final class WeightMatrix: @unchecked Sendable {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
             ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer)
             packed = buffer
-            ownsPacked = true
         }
     }
 

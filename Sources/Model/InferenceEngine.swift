@@ -207,41 +207,40 @@ public final class InferenceEngine {
             return
         }
         // Decode: one item per part (or per head of a one-part query).
-        var items: [(pair: Int, part: Int, parts: Int)] = []
-        items.reserveCapacity(n * kvHeads * max(group, perQuery))
-        for pair in 0..<(n * kvHeads) {
-            let i = pair / kvHeads
-            let visible = Attention.halfSegments(token: first + i, view: views[i], storage: storage).1
-            let parts = Attention.parts(visible)
-            for p in 0..<(parts == 1 ? group : parts) { items.append((pair, p, parts)) }
+        let pairs = (0..<(n * kvHeads)).map { pair in
+            let (segments, visible) = Attention.halfSegments(token: first + pair / kvHeads, view: views[pair / kvHeads],
+                                                             storage: storage)
+            return (segments: segments, parts: Attention.parts(visible))
         }
-        items.withUnsafeBufferPointer { items in
-            pool.parallel(items: items.count) { item, thread in
-                let (pair, p, parts) = items[item]
-                let i = pair / kvHeads, g = pair % kvHeads
-                let (segments, _) = Attention.halfSegments(token: first + i, view: views[i], storage: storage)
-                let scores = w.scores + thread * w.scoresPerThread
-                if parts == 1 {
-                    let (q, qSink, offset) = queries(i, g, head: p)
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
-                                         layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
-                } else {
-                    let (q, qSink, _) = queries(i, g)
-                    let part = w.attnParts + (pair * perQuery + p) * partFloats
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
-                                         segments: Attention.partSegments(segments, part: p), storage: storage,
-                                         layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
+        var items: [(pair: Int, part: Int)] = []
+        items.reserveCapacity(n * kvHeads * max(group, perQuery))
+        for (pair, p) in pairs.enumerated() {
+            for part in 0..<(p.parts == 1 ? group : p.parts) { items.append((pair, part)) }
+        }
+        pairs.withUnsafeBufferPointer { pairs in
+            items.withUnsafeBufferPointer { items in
+                pool.parallel(items: items.count) { item, thread in
+                    let (pair, p) = items[item]
+                    let (segments, parts) = pairs[pair]
+                    let i = pair / kvHeads, g = pair % kvHeads
+                    let scores = w.scores + thread * w.scoresPerThread
+                    if parts == 1 {
+                        let (q, qSink, offset) = queries(i, g, head: p)
+                        Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
+                                             layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+                    } else {
+                        let (q, qSink, _) = queries(i, g)
+                        let part = w.attnParts + (pair * perQuery + p) * partFloats
+                        Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
+                                             segments: Attention.partSegments(segments, part: p), storage: storage,
+                                             layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
+                    }
                 }
             }
         }
-        for pair in 0..<(n * kvHeads) {
-            let i = pair / kvHeads, g = pair % kvHeads
-            let visible = Attention.halfSegments(token: first + i, view: views[i], storage: storage).1
-            let parts = Attention.parts(visible)
-            if parts > 1 {
-                ss_attn_merge(Int64(group), Int64(d), Int64(parts), w.attnParts + pair * perQuery * partFloats,
-                              w.attn + queries(i, g).2)
-            }
+        for (pair, p) in pairs.enumerated() where p.parts > 1 {
+            ss_attn_merge(Int64(group), Int64(d), Int64(p.parts), w.attnParts + pair * perQuery * partFloats,
+                          w.attn + queries(pair / kvHeads, pair % kvHeads).2)
         }
     }
 
