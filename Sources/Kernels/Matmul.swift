@@ -50,6 +50,17 @@ public enum Matmul {
                 start += step
             }
         }
+        // One token (decode): items are small and many jobs run back to back, so they run
+        // speculatively and a descheduled thread cannot hold up the job (see ThreadPool).
+        if tokens == 1, items.allSatisfy({ $0.rows.count <= ThreadPool.scratchFloats }) {
+            pool.parallelSpeculative(items: items.count) { item, _, scratch in
+                let (index, rows) = items[item]
+                let p = products[index]
+                p.matrix.multiply(x: x, q: q, tokens: 1, rowRange: rows, out: scratch - rows.lowerBound, ldo: rows.count)
+                return UnsafeMutableBufferPointer(start: p.out + rows.lowerBound, count: rows.count)
+            }
+            return
+        }
         items.withUnsafeBufferPointer { items in
             pool.parallel(items: items.count) { item, _ in
                 let (index, rows) = items[item]

@@ -8,23 +8,56 @@ import Synchronization
 
 /// A fixed set of persistent worker threads that run one parallel job at a time.
 ///
-/// A job is a number of items; threads claim items one at a time from a shared counter, so a
-/// thread that the OS has descheduled never holds up the others (the rest of the job is simply
-/// done by whoever runs). Callers make every item's result independent of which thread computes
-/// it (fixed work per item, fixed reduction order), so results never depend on scheduling.
-/// Idle workers spin briefly (the back-to-back jobs of one forward pass then cost no wake-up)
-/// and then block on a condition variable; on a busy machine they give the CPU away instead of
-/// burning it.
+/// A job is a number of items; threads claim items one at a time from a shared counter, so the
+/// unclaimed rest of a job is done by whoever runs. Callers make every item's result independent
+/// of which thread computes it (fixed work per item, fixed reduction order), so results never
+/// depend on scheduling. Idle workers spin briefly (the back-to-back jobs of one forward pass
+/// then cost no wake-up) and then block on a condition variable; on a busy machine they give the
+/// CPU away instead of burning it.
+///
+/// A thread the OS deschedules while it holds a claimed item would still hold up the whole job
+/// for a time slice (milliseconds, hundreds of decode jobs). Jobs of small items can therefore
+/// run *speculatively* (``parallelSpeculative(items:_:)``): every item computes into its
+/// thread's scratch memory and is committed (copied to its place) by whichever computation of it
+/// finishes first, so the dispatching thread may re-run an item whose owner is late instead of
+/// waiting for it, and the late owner's copy is dropped. This is idempotent work stealing
+/// (Michael, Vechev and Saraswat, PPoPP 2009) with commit-once results: the bits are the same
+/// whoever computes an item.
 public final class ThreadPool: Sendable {
     /// Number of threads taking part in a job, the calling thread included.
     public let threadCount: Int
+    /// Floats of scratch memory per thread for one speculative item's result.
+    public static let scratchFloats = 16 << 10
+    /// Most items a speculative job runs speculatively (larger jobs run as ordinary jobs).
+    public static let speculativeItems = 64
     private let state: PoolState
     private let threads: [pthread_t]
 
+    /// When the dispatching thread re-runs a speculative item that another thread holds.
+    public enum Reclaim: Sendable {
+        /// Never: it waits for the owner (a time slice if the owner was descheduled).
+        case never
+        /// When the owner is late: after three times the longest of its own items of the job.
+        case late
+        /// As soon as it has nothing else to do (for tests: every item may then be computed
+        /// twice, by either thread first).
+        case eager
+    }
+
+    /// `.late`, unless the environment sets `SINKSTREAM_RECLAIM=0` (`.never`: for a
+    /// ThreadSanitizer run of the engine, which would report a late owner's reads of buffers
+    /// that later jobs reuse; the late result is discarded unread).
+    public static let defaultReclaim: Reclaim = {
+        guard let value = getenv("SINKSTREAM_RECLAIM"), String(cString: value) == "0" else { return .late }
+        return .never
+    }()
+
     /// Creates a pool.
-    /// - Parameter threadCount: threads taking part in each job, including the caller (at least 1).
-    public init(threadCount: Int) {
-        let state = PoolState()
+    /// - Parameters:
+    ///   - threadCount: threads taking part in each job, including the caller (at least 1).
+    ///   - reclaim: when the dispatching thread re-runs a speculative item another thread holds.
+    public init(threadCount: Int, reclaim: Reclaim = ThreadPool.defaultReclaim) {
+        let state = PoolState(threads: max(1, threadCount), reclaim: reclaim)
         var started: [pthread_t] = []
         for index in 1..<max(1, threadCount) {
             let box = Unmanaged.passRetained(WorkerContext(state: state, index: index))
@@ -63,6 +96,44 @@ public final class ThreadPool: Sendable {
         state.run(items: items, body)
     }
 
+    /// Runs every item of `0..<items` speculatively and returns when each has been committed.
+    ///
+    /// `body(item, thread, scratch)` computes the item's result into `scratch` (at most
+    /// ``scratchFloats`` floats, private to `thread`) and returns where that result belongs; the
+    /// pool copies it there. An item may be computed twice (once by a late owner, once by the
+    /// dispatching thread in its place); exactly one result is copied, and the job returns
+    /// without waiting for the late computation, which may finish during later jobs. So `body`
+    /// must depend only on its arguments, write nothing but `scratch`, and keep alive (by
+    /// capturing them) the objects whose memory it reads; whatever owns memory it reads through
+    /// raw pointers calls ``quiesce()`` before freeing it. A late computation may read inputs
+    /// that later jobs are already overwriting; its result is then discarded unread.
+    public func parallelSpeculative(
+        items: Int,
+        _ body: @escaping (_ item: Int, _ thread: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
+    ) {
+        if items <= 0 { return }
+        if items == 1 || state.workers == 0 || items > Self.speculativeItems {
+            let state = self.state
+            parallel(items: items) { item, thread in
+                let scratch = state.scratch(thread)
+                let destination = body(item, thread, scratch)
+                PoolState.copy(scratch, to: destination)
+            }
+            return
+        }
+        state.runSpeculative(items: items, body)
+    }
+
+    /// Waits until no late computation of a speculative item is still running.
+    ///
+    /// Call it (from the dispatching thread) before freeing memory that speculative items read
+    /// through raw pointers.
+    public func quiesce() { state.quiesce() }
+
+    /// Speculative items the dispatching thread has computed in place of a late owner since the
+    /// pool was created.
+    public var reclaimedItems: Int { state.reclaimed.load(ordering: .relaxed) }
+
     /// Runs `body(part)` once for every `part` in `0..<threadCount` (each on whichever thread
     /// claims it) and returns when all are done.
     ///
@@ -84,25 +155,47 @@ public final class ThreadPool: Sendable {
     }
 }
 
+/// What one job generation runs. Slots form a ring indexed by generation, so a late owner of a
+/// speculative item still finds its job after the dispatching thread has moved on.
+private final class JobSlot: @unchecked Sendable {
+    // @unchecked Sendable: the fields are written by the dispatching thread only while no thread
+    // can be using the slot — before its generation's ticket is published (release), and for
+    // reuse only after every late owner has said it is done (`lateDone`, acquire).
+    var body: ((Int, Int) -> Void)?
+    var speculative: ((Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>)?
+    /// Bit `i` set: item `i`'s result has been (or is being) copied to its place.
+    let committed = Atomic<UInt64>(0)
+    /// Late owners that have finished with this slot.
+    let lateDone = Atomic<Int>(0)
+    /// Items the dispatching thread computed in place of their owner (each has one late owner).
+    var reclaimed = 0
+    /// Whether every late owner of this slot's job is done with it.
+    var isFree: Bool { lateDone.load(ordering: .acquiring) == reclaimed }
+}
+
 /// The state shared by a pool's threads.
 ///
 /// The job ticket packs `generation` (24 bits), `items` (20 bits) and the next unclaimed item
 /// (20 bits) into one atomic word: a claim is a compare-and-swap on the whole word, so a worker
 /// still looking at a finished job can never claim an item of the next one.
 private final class PoolState: @unchecked Sendable {
-    // @unchecked Sendable: `job` is written only by the dispatching thread before the ticket of
-    // its generation is published (release) and while no item of an earlier job is unfinished;
-    // workers read it only after claiming an item of that generation (acquire), which keeps the
-    // job from finishing until they are done with it. `run` is not reentrant.
+    // @unchecked Sendable: a job slot is filled by the dispatching thread before the ticket of its
+    // generation is published (release); workers read it only after claiming an item of that
+    // generation (acquire). An ordinary job cannot finish while an item is claimed, so its slot
+    // stays valid; a speculative job can, and its slot is not reused until its late owners are
+    // done (`JobSlot.isFree`). `run` and `runSpeculative` are not reentrant.
     let ticket = Atomic<UInt64>(0)
     let finished = Atomic<Int>(0)
     let sleepers = Atomic<Int>(0)
     let mainWaiting = Atomic<Bool>(false)
     let stopping = Atomic<Bool>(false)
+    let reclaimed = Atomic<Int>(0)
     let mutex: UnsafeMutablePointer<pthread_mutex_t>
     let wake: UnsafeMutablePointer<pthread_cond_t>
     let done: UnsafeMutablePointer<pthread_cond_t>
-    var job: ((Int, Int) -> Void)?
+    let slots: [JobSlot]
+    let scratchBase: UnsafeMutablePointer<Float>
+    let scratchCount: Int
     var workers = 0
     private var generation: UInt64 = 0
 
@@ -110,17 +203,32 @@ private final class PoolState: @unchecked Sendable {
     static let idleSpinNanoseconds: UInt64 = 40_000
     /// How long the dispatching thread spins for the last items before it blocks.
     static let finishSpinNanoseconds: UInt64 = 20_000
+    /// A speculative item is re-run once the dispatching thread has waited this many times the
+    /// longest of its own items of the job (plus `reclaimSlackNanoseconds`): a late owner, not
+    /// a slow one.
+    static let reclaimFactor: UInt64 = 3
+    static let reclaimSlackNanoseconds: UInt64 = 2_000
+    /// Job slots: a late owner may finish this many jobs after its own before the dispatching
+    /// thread has to wait for it (1,024 jobs ≈ 7 decoded tokens of the default model).
+    static let slotCount = 1024
     static let itemBits: UInt64 = 20
     static let itemMask: UInt64 = (1 << itemBits) - 1
     static let generationMask: UInt64 = (1 << 24) - 1
+    /// When speculative items held by another thread are re-run.
+    let reclaim: ThreadPool.Reclaim
 
-    init() {
+    init(threads: Int, reclaim: ThreadPool.Reclaim) {
+        self.reclaim = reclaim
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         done = .allocate(capacity: 1)
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
+        slots = (0..<Self.slotCount).map { _ in JobSlot() }
+        scratchCount = threads
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: threads * ThreadPool.scratchFloats * 4, alignment: 64)
+        scratchBase = raw.bindMemory(to: Float.self, capacity: threads * ThreadPool.scratchFloats)
     }
 
     deinit {
@@ -130,9 +238,19 @@ private final class PoolState: @unchecked Sendable {
         mutex.deallocate()
         wake.deallocate()
         done.deallocate()
+        scratchBase.deallocate()
     }
 
     @inline(__always) static func generation(of word: UInt64) -> UInt64 { word >> (2 * itemBits) }
+    @inline(__always) func slot(_ gen: UInt64) -> JobSlot { slots[Int(gen % UInt64(Self.slotCount))] }
+    @inline(__always) func scratch(_ thread: Int) -> UnsafeMutablePointer<Float> {
+        scratchBase + thread * ThreadPool.scratchFloats
+    }
+
+    @inline(__always) static func copy(_ scratch: UnsafeMutablePointer<Float>, to destination: UnsafeMutableBufferPointer<Float>) {
+        precondition(destination.count <= ThreadPool.scratchFloats, "speculative item larger than its scratch")
+        if let base = destination.baseAddress, destination.count > 0 { base.update(from: scratch, count: destination.count) }
+    }
 
     func stop() {
         stopping.store(true, ordering: .releasing)
@@ -157,17 +275,80 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
+    /// Counts one finished item and wakes the dispatching thread if it was the last.
+    @inline(__always)
+    private func finishOne(of items: Int) {
+        if finished.add(1, ordering: .sequentiallyConsistent).newValue == items,
+           mainWaiting.load(ordering: .sequentiallyConsistent) {
+            pthread_mutex_lock(mutex)
+            pthread_cond_signal(done)
+            pthread_mutex_unlock(mutex)
+        }
+    }
+
+    /// Computes speculative item `item` of `slot` on `thread` and commits it unless another
+    /// computation of it already has. Returns whether this one was committed.
+    @inline(__always)
+    private func compute(_ slot: JobSlot, item: Int, items: Int, thread: Int) -> Bool {
+        let buffer = scratch(thread)
+        let destination = slot.speculative!(item, thread, buffer)
+        let bit: UInt64 = 1 << UInt64(item)
+        if slot.committed.bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 { return false }
+        Self.copy(buffer, to: destination)
+        finishOne(of: items)
+        return true
+    }
+
     /// Claims and runs items of generation `gen` until none is left.
     @inline(__always)
     private func work(generation gen: UInt64, thread: Int) {
         while let (item, items) = claim(generation: gen) {
-            job?(item, thread)
-            if finished.add(1, ordering: .sequentiallyConsistent).newValue == items,
-               mainWaiting.load(ordering: .sequentiallyConsistent) {
-                pthread_mutex_lock(mutex)
-                pthread_cond_signal(done)
-                pthread_mutex_unlock(mutex)
+            let slot = slot(gen)
+            if slot.speculative != nil {
+                // A lost commit means the dispatching thread re-ran this item and the job may be
+                // over: say so, then touch the slot no more.
+                if !compute(slot, item: item, items: items, thread: thread) {
+                    slot.lateDone.add(1, ordering: .releasing)
+                }
+            } else {
+                slot.body?(item, thread)
+                finishOne(of: items)
             }
+        }
+    }
+
+    /// Takes the next generation and its slot, waiting for late owners of the slot's last job.
+    private func nextSlot() -> (UInt64, JobSlot) {
+        generation = (generation &+ 1) & Self.generationMask
+        let slot = slot(generation)
+        waitUntilFree(slot)
+        slot.committed.store(0, ordering: .relaxed)
+        slot.lateDone.store(0, ordering: .relaxed)
+        slot.reclaimed = 0
+        slot.speculative = nil
+        finished.store(0, ordering: .relaxed)
+        return (generation, slot)
+    }
+
+    private func waitUntilFree(_ slot: JobSlot) {
+        var spins = 0
+        while !slot.isFree {
+            spins &+= 1
+            if spins < 64 { ss_cpu_relax() } else { sched_yield() }
+        }
+    }
+
+    func quiesce() { for slot in slots { waitUntilFree(slot) } }
+
+    /// Publishes generation `gen` with `items` items and wakes sleeping workers.
+    private func publish(_ gen: UInt64, items: Int) {
+        // Sequentially consistent with the sleepers count: a worker going to sleep either sees
+        // this ticket or is counted here (and then woken).
+        ticket.store((gen << (2 * Self.itemBits)) | (UInt64(items) << Self.itemBits), ordering: .sequentiallyConsistent)
+        if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
+            pthread_mutex_lock(mutex)
+            pthread_cond_broadcast(wake)
+            pthread_mutex_unlock(mutex)
         }
     }
 
@@ -182,21 +363,58 @@ private final class PoolState: @unchecked Sendable {
             return
         }
         withoutActuallyEscaping(body) { escaping in
-            job = escaping
-            finished.store(0, ordering: .relaxed)
-            generation = (generation &+ 1) & Self.generationMask
-            let gen = generation
-            // Sequentially consistent with the sleepers count: a worker going to sleep either sees
-            // this ticket or is counted here (and then woken).
-            ticket.store((gen << (2 * Self.itemBits)) | (UInt64(items) << Self.itemBits), ordering: .sequentiallyConsistent)
-            if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
-                pthread_mutex_lock(mutex)
-                pthread_cond_broadcast(wake)
-                pthread_mutex_unlock(mutex)
-            }
+            let (gen, slot) = nextSlot()
+            slot.body = escaping
+            publish(gen, items: items)
             work(generation: gen, thread: 0)
             waitUntilFinished(items)
-            job = nil
+            slot.body = nil
+        }
+    }
+
+    func runSpeculative(
+        items: Int, _ body: @escaping (Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
+    ) {
+        let (gen, slot) = nextSlot()
+        slot.speculative = body
+        publish(gen, items: items)
+        // The dispatching thread's own items: its commits always win (only it re-runs items).
+        var longest: UInt64 = 0
+        while let (item, _) = claim(generation: gen) {
+            let start = Self.now()
+            _ = compute(slot, item: item, items: items, thread: 0)
+            longest = max(longest, Self.now() &- start)
+        }
+        if finished.load(ordering: .acquiring) == items { return }
+        // Every item is claimed. Wait for the owners of the rest; re-run an item whose owner is
+        // late (descheduled, most likely) instead of waiting a time slice for it.
+        let patience: UInt64 = switch reclaim {
+        case .never: .max
+        case .eager: 0
+        case .late: longest == 0 ? Self.finishSpinNanoseconds : Self.reclaimFactor &* longest &+ Self.reclaimSlackNanoseconds
+        }
+        let all: UInt64 = items == 64 ? ~0 : (1 << UInt64(items)) &- 1
+        var waitStart = Self.now()
+        var spins = 0
+        while finished.load(ordering: .acquiring) != items {
+            ss_cpu_relax()
+            spins &+= 1
+            if spins & 15 != 0 { continue }
+            let now = Self.now()
+            let pending = ~slot.committed.load(ordering: .acquiring) & all
+            if pending == 0 {
+                // Only copies are in flight.
+                if now &- waitStart > Self.finishSpinNanoseconds { blockUntilFinished(items); return }
+            } else if now &- waitStart >= patience {
+                if compute(slot, item: pending.trailingZeroBitCount, items: items, thread: 0) {
+                    slot.reclaimed += 1
+                    reclaimed.add(1, ordering: .relaxed)
+                }
+                waitStart = Self.now()
+            } else if reclaim == .never, now &- waitStart > Self.finishSpinNanoseconds {
+                blockUntilFinished(items)
+                return
+            }
         }
     }
 
@@ -208,14 +426,18 @@ private final class PoolState: @unchecked Sendable {
             ss_cpu_relax()
             spins &+= 1
             if spins & 63 == 0, Self.now() > deadline {
-                pthread_mutex_lock(mutex)
-                mainWaiting.store(true, ordering: .sequentiallyConsistent)
-                while finished.load(ordering: .sequentiallyConsistent) != items { pthread_cond_wait(done, mutex) }
-                mainWaiting.store(false, ordering: .relaxed)
-                pthread_mutex_unlock(mutex)
+                blockUntilFinished(items)
                 return
             }
         }
+    }
+
+    private func blockUntilFinished(_ items: Int) {
+        pthread_mutex_lock(mutex)
+        mainWaiting.store(true, ordering: .sequentiallyConsistent)
+        while finished.load(ordering: .sequentiallyConsistent) != items { pthread_cond_wait(done, mutex) }
+        mainWaiting.store(false, ordering: .relaxed)
+        pthread_mutex_unlock(mutex)
     }
 
     func workerLoop(index: Int) {

@@ -49,16 +49,21 @@ public final class InferenceEngine {
     ///   - threads: threads for every parallel step (the caller's included).
     ///   - maxChunk: the most tokens one ``forward`` call may process.
     ///   - maxContext: the most keys one query may attend to (sinks + recent).
-    public init(model: LlamaModel, threads: Int, maxChunk: Int, maxContext: Int) {
+    ///   - reclaim: when a decode step re-runs work a descheduled thread holds (see ThreadPool).
+    public init(model: LlamaModel, threads: Int, maxChunk: Int, maxContext: Int,
+                reclaim: ThreadPool.Reclaim = ThreadPool.defaultReclaim) {
         self.model = model
         self.precision = model.precision
-        self.pool = ThreadPool(threadCount: threads)
+        self.pool = ThreadPool(threadCount: threads, reclaim: reclaim)
         self.maxChunk = max(1, maxChunk)
         self.c = model.config
         self.rope = Rope(headDimension: c.headDimension, base: c.ropeFreqBase)
         self.workspace = Workspace(config: c, maxChunk: self.maxChunk, maxContext: maxContext,
                                    threads: pool.threadCount, vocabularyBlock: Self.vocabularyBlock)
     }
+
+    // Late speculative items (see ThreadPool) read the workspace and weights through raw pointers.
+    deinit { pool.quiesce() }
 
     /// Bytes of scratch memory an engine with these sizes allocates.
     public static func workspaceBytes(config: LlamaConfig, threads: Int, maxChunk: Int, maxContext: Int) -> Int {
@@ -217,26 +222,23 @@ public final class InferenceEngine {
         for (pair, p) in pairs.enumerated() {
             for part in 0..<(p.parts == 1 ? group : p.parts) { items.append((pair, part)) }
         }
-        pairs.withUnsafeBufferPointer { pairs in
-            items.withUnsafeBufferPointer { items in
-                pool.parallel(items: items.count) { item, thread in
-                    let (pair, p) = items[item]
-                    let (segments, parts) = pairs[pair]
-                    let i = pair / kvHeads, g = pair % kvHeads
-                    let scores = w.scores + thread * w.scoresPerThread
-                    if parts == 1 {
-                        let (q, qSink, offset) = queries(i, g, head: p)
-                        Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
-                                             layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
-                    } else {
-                        let (q, qSink, _) = queries(i, g)
-                        let part = w.attnParts + (pair * perQuery + p) * partFloats
-                        Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
-                                             segments: Attention.partSegments(segments, part: p), storage: storage,
-                                             layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
-                    }
-                }
+        // Speculative (see ThreadPool): each item computes into scratch and returns its place.
+        pool.parallelSpeculative(items: items.count) { item, thread, scratch in
+            let (pair, p) = items[item]
+            let (segments, parts) = pairs[pair]
+            let i = pair / kvHeads, g = pair % kvHeads
+            let scores = w.scores + thread * w.scoresPerThread
+            if parts == 1 {
+                let (q, qSink, offset) = queries(i, g, head: p)
+                Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
+                                     layer: layer, kvHead: g, scores: scores, out: scratch)
+                return UnsafeMutableBufferPointer(start: w.attn + offset, count: d)
             }
+            let (q, qSink, _) = queries(i, g)
+            Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
+                                 segments: Attention.partSegments(segments, part: p), storage: storage,
+                                 layer: layer, kvHead: g, scores: scores, out: scratch, stats: scratch + group * d)
+            return UnsafeMutableBufferPointer(start: w.attnParts + (pair * perQuery + p) * partFloats, count: partFloats)
         }
         for (pair, p) in pairs.enumerated() where p.parts > 1 {
             ss_attn_merge(Int64(group), Int64(d), Int64(p.parts), w.attnParts + pair * perQuery * partFloats,

@@ -62,6 +62,9 @@ struct BenchCommand: ParsableCommand {
         var kernels: String
         var benchmarks: [Figure]
         var kernelBenchmarks: [KernelBenchmark.Figure]
+        /// Decode work items the calling thread re-ran because the thread holding them was
+        /// descheduled (0 on a quiet machine; see ThreadPool.parallelSpeculative).
+        var reclaimedItems: Int
     }
 
     func run() throws {
@@ -121,6 +124,10 @@ struct BenchCommand: ParsableCommand {
             }
         }
 
+        if !json, !depth.isEmpty {
+            print("threads: \(engine.pool.reclaimedItems) decode items re-run in place of a descheduled thread")
+        }
+
         var kernelFigures: [KernelBenchmark.Figure] = []
         if !noKernels {
             kernelFigures = KernelBenchmark.measure()
@@ -132,7 +139,8 @@ struct BenchCommand: ParsableCommand {
         }
         if json {
             let report = Report(model: model.path, threads: threads, precision: options.precision.rawValue,
-                                kernels: KernelInfo.isaName, benchmarks: figures, kernelBenchmarks: kernelFigures)
+                                kernels: KernelInfo.isaName, benchmarks: figures, kernelBenchmarks: kernelFigures,
+                                reclaimedItems: engine.pool.reclaimedItems)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -70,4 +70,49 @@ struct ThreadPoolTests {
         #expect(shares.map(\.count).reduce(0, +) == 100)
         #expect(shares[0].lowerBound == 0 && shares[2].upperBound == 100 && shares[0].upperBound == shares[1].lowerBound)
     }
+
+    @Test("Speculative jobs: each item committed once to its place, a late owner's item re-run, its copy dropped")
+    func speculativeReclaim() {
+        let pool = ThreadPool(threadCount: 2, reclaim: .late)
+        let items = 8, width = 4
+        let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: items * width)
+        defer { out.deallocate() }
+        func spin(_ nanoseconds: UInt64) {
+            let end = DispatchTime.now().uptimeNanoseconds + nanoseconds
+            while DispatchTime.now().uptimeNanoseconds < end {}
+        }
+        var wrong = 0
+        let rounds = 40
+        for round in 0..<rounds {
+            out.initialize(repeating: -1)
+            // Items on the worker are "descheduled" for 20 ms; the dispatching thread's take 0.2 ms.
+            pool.parallelSpeculative(items: items) { item, thread, scratch in
+                if thread == 0 { spin(200_000) } else { usleep(20_000) }
+                for j in 0..<width { scratch[j] = Float(round * 1000 + item * width + j) }
+                return UnsafeMutableBufferPointer(rebasing: out[(item * width)..<((item + 1) * width)])
+            }
+            for (index, value) in out.enumerated() where value != Float(round * 1000 + index) { wrong += 1 }
+        }
+        pool.quiesce()
+        // Late owners finished during later rounds (or in quiesce); none of their copies landed.
+        #expect(wrong == 0)
+        #expect(out.enumerated().allSatisfy { $0.element == Float((rounds - 1) * 1000 + $0.offset) })
+        #expect(pool.reclaimedItems > 0, "the worker held items for 20 ms, 100 times the dispatching thread's")
+    }
+
+    @Test("Speculative jobs fall back to ordinary ones (one thread, more items than bits)", arguments: [1, 2])
+    func speculativeFallback(threads: Int) {
+        let pool = ThreadPool(threadCount: threads)
+        let items = ThreadPool.speculativeItems + 5
+        let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: items)
+        defer { out.deallocate() }
+        out.initialize(repeating: -1)
+        pool.parallelSpeculative(items: items) { item, _, scratch in
+            scratch[0] = Float(item)
+            return UnsafeMutableBufferPointer(rebasing: out[item..<(item + 1)])
+        }
+        pool.quiesce()
+        #expect(out.enumerated().allSatisfy { $0.element == Float($0.offset) })
+        #expect(pool.reclaimedItems == 0)
+    }
 }

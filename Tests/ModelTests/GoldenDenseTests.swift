@@ -53,8 +53,11 @@ struct GoldenDenseTests {
         guard let model = try SharedModel.load(precision) else { Issue.record("model missing"); return }
         // The f32 path does not split attention and is slow; fewer tokens cover it.
         let tokens = Array(golden.tokenIDs.prefix(precision == .fast ? 300 : 150))
-        func run(threads: Int, chunk: Int) throws -> [Float] {
-            let engine = InferenceEngine(model: model, threads: threads, maxChunk: chunk, maxContext: tokens.count)
+        var reclaimed = 0
+        func run(threads: Int, chunk: Int, reclaim: ThreadPool.Reclaim = .late) throws -> [Float] {
+            let engine = InferenceEngine(model: model, threads: threads, maxChunk: chunk, maxContext: tokens.count,
+                                         reclaim: reclaim)
+            defer { reclaimed += engine.pool.reclaimedItems }
             return try TokenScorer.score(tokens: tokens, mode: .dense, engine: engine)
         }
         let a = try run(threads: 2, chunk: 128)
@@ -62,8 +65,16 @@ struct GoldenDenseTests {
         let c = try run(threads: 2, chunk: 37)
         let d = try run(threads: 2, chunk: 128)
         let e = try run(threads: 2, chunk: 1)
+        // Decode steps with every item open to re-running by the dispatching thread as soon as it
+        // is idle (3 threads on this 2-core machine: owners are often descheduled too).
+        reclaimed = 0
+        let f = try run(threads: 2, chunk: 1, reclaim: .eager)
+        let g = try run(threads: 3, chunk: 1, reclaim: .eager)
+        #expect(reclaimed > 0, "no item was computed by the dispatching thread in place of its owner")
         #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
         #expect(a.map(\.bitPattern) == e.map(\.bitPattern))
+        #expect(a.map(\.bitPattern) == f.map(\.bitPattern))
+        #expect(a.map(\.bitPattern) == g.map(\.bitPattern))
         #expect(a.map(\.bitPattern) == c.map(\.bitPattern))
         #expect(a.map(\.bitPattern) == d.map(\.bitPattern))
     }
