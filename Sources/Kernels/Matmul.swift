@@ -27,9 +27,10 @@ public enum Matmul {
 
     /// Runs several products that share the same input in one parallel job.
     ///
-    /// Each thread takes the same share of every matrix's rows; each output element is computed
-    /// by exactly one thread with a fixed arithmetic order, so results are bit-identical for any
-    /// thread count.
+    /// Items are fixed row ranges; each output element is computed with a fixed arithmetic
+    /// order whichever thread computes it (a one-token product may compute an item twice and
+    /// keep one copy, see ``ThreadPool/parallelSpeculative(items:itemFloats:_:)``), so results
+    /// are bit-identical for any thread count and schedule.
     public static func run(
         _ products: [Product], x: UnsafePointer<Float>, q: UnsafeRawPointer?, tokens: Int, pool: ThreadPool
     ) {
@@ -52,8 +53,9 @@ public enum Matmul {
         }
         // One token (decode): items are small and many jobs run back to back, so they run
         // speculatively and a descheduled thread cannot hold up the job (see ThreadPool).
-        if tokens == 1, items.allSatisfy({ $0.rows.count <= ThreadPool.scratchFloats }) {
-            pool.parallelSpeculative(items: items.count) { item, _, scratch in
+        if tokens == 1 {
+            let itemFloats = items.map(\.rows.count).max() ?? 0
+            pool.parallelSpeculative(items: items.count, itemFloats: itemFloats) { [items] item, _, scratch in
                 let (index, rows) = items[item]
                 let p = products[index]
                 p.matrix.multiply(x: x, q: q, tokens: 1, rowRange: rows, out: scratch - rows.lowerBound, ldo: rows.count)

@@ -17,7 +17,7 @@ import Synchronization
 ///
 /// A thread the OS deschedules while it holds a claimed item would still hold up the whole job
 /// for a time slice (milliseconds, hundreds of decode jobs). Jobs of small items can therefore
-/// run *speculatively* (``parallelSpeculative(items:_:)``): every item computes into its
+/// run *speculatively* (``parallelSpeculative(items:itemFloats:_:)``): every item computes into its
 /// thread's scratch memory and is committed (copied to its place) by whichever computation of it
 /// finishes first, so the dispatching thread may re-run an item whose owner is late instead of
 /// waiting for it, and the late owner's copy is dropped. This is idempotent work stealing
@@ -37,7 +37,8 @@ public final class ThreadPool: Sendable {
     public enum Reclaim: Sendable {
         /// Never: it waits for the owner (a time slice if the owner was descheduled).
         case never
-        /// When the owner is late: after three times the longest of its own items of the job.
+        /// When the owner is late: after three times the longest of its own items of the job
+        /// plus 2 µs, at most 200 µs (20 µs if it ran none).
         case late
         /// As soon as it has nothing else to do (for tests: every item may then be computed
         /// twice, by either thread first).
@@ -103,15 +104,32 @@ public final class ThreadPool: Sendable {
     /// pool copies it there. An item may be computed twice (once by a late owner, once by the
     /// dispatching thread in its place); exactly one result is copied, and the job returns
     /// without waiting for the late computation, which may finish during later jobs. So `body`
-    /// must depend only on its arguments, write nothing but `scratch`, and keep alive (by
+    /// must depend only on its arguments, write nothing but `scratch` and memory private to
+    /// `thread` (a late owner may still be writing it during later jobs), and keep alive (by
     /// capturing them) the objects whose memory it reads; whatever owns memory it reads through
     /// raw pointers calls ``quiesce()`` before freeing it. A late computation may read inputs
     /// that later jobs are already overwriting; its result is then discarded unread.
+    ///
+    /// - Parameter itemFloats: the most floats one item's result takes. Jobs whose items do not
+    ///   fit ``scratchFloats`` (and jobs of one item, more than ``speculativeItems`` items, or a
+    ///   pool of one thread) run as ordinary jobs through scratch memory of their own.
     public func parallelSpeculative(
-        items: Int,
+        items: Int, itemFloats: Int,
         _ body: @escaping (_ item: Int, _ thread: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
     ) {
         if items <= 0 { return }
+        if itemFloats > Self.scratchFloats {
+            let stride = (itemFloats + 15) & ~15
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: stride * threadCount)
+            defer { scratch.deallocate() }
+            parallel(items: items) { item, thread in
+                let mine = scratch + thread * stride
+                let destination = body(item, thread, mine)
+                precondition(destination.count <= itemFloats, "speculative item larger than itemFloats")
+                if let base = destination.baseAddress { base.update(from: mine, count: destination.count) }
+            }
+            return
+        }
         if items == 1 || state.workers == 0 || items > Self.speculativeItems {
             let state = self.state
             parallel(items: items) { item, thread in
@@ -124,10 +142,11 @@ public final class ThreadPool: Sendable {
         state.runSpeculative(items: items, body)
     }
 
-    /// Waits until no late computation of a speculative item is still running.
+    /// Waits until no late computation of a speculative item is still running, and drops the
+    /// jobs they belonged to (with what their closures hold).
     ///
-    /// Call it (from the dispatching thread) before freeing memory that speculative items read
-    /// through raw pointers.
+    /// Call it before freeing memory that speculative items read through raw pointers, from the
+    /// dispatching thread or after the last job is ordered before the call.
     public func quiesce() { state.quiesce() }
 
     /// Speculative items the dispatching thread has computed in place of a late owner since the
@@ -137,8 +156,9 @@ public final class ThreadPool: Sendable {
     /// Runs `body(part)` once for every `part` in `0..<threadCount` (each on whichever thread
     /// claims it) and returns when all are done.
     ///
-    /// Split work with ``ThreadPool/share(of:parts:index:granularity:)``; the part index doubles
-    /// as the scratch index. Not reentrant.
+    /// Split work with ``ThreadPool/share(of:parts:index:granularity:)``; the part index may be
+    /// used as a scratch index only for scratch that speculative items never use (a late owner
+    /// of an earlier speculative item may still be using its thread's). Not reentrant.
     public func run(_ body: (Int) -> Void) {
         parallel(items: threadCount) { part, _ in body(part) }
     }
@@ -158,9 +178,10 @@ public final class ThreadPool: Sendable {
 /// What one job generation runs. Slots form a ring indexed by generation, so a late owner of a
 /// speculative item still finds its job after the dispatching thread has moved on.
 private final class JobSlot: @unchecked Sendable {
-    // @unchecked Sendable: the fields are written by the dispatching thread only while no thread
-    // can be using the slot — before its generation's ticket is published (release), and for
-    // reuse only after every late owner has said it is done (`lateDone`, acquire).
+    // @unchecked Sendable: `body` and `speculative` are written by the dispatching thread only
+    // while no other thread can be using the slot — before its generation's ticket is published
+    // (release), and after the job only once every late owner has said it is done (`lateDone`,
+    // acquire). The counters are atomics.
     var body: ((Int, Int) -> Void)?
     var speculative: ((Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>)?
     /// Bit `i` set: item `i`'s result has been (or is being) copied to its place.
@@ -168,9 +189,9 @@ private final class JobSlot: @unchecked Sendable {
     /// Late owners that have finished with this slot.
     let lateDone = Atomic<Int>(0)
     /// Items the dispatching thread computed in place of their owner (each has one late owner).
-    var reclaimed = 0
+    let reclaimed = Atomic<Int>(0)
     /// Whether every late owner of this slot's job is done with it.
-    var isFree: Bool { lateDone.load(ordering: .acquiring) == reclaimed }
+    var isFree: Bool { lateDone.load(ordering: .acquiring) == reclaimed.load(ordering: .relaxed) }
 }
 
 /// The state shared by a pool's threads.
@@ -204,10 +225,12 @@ private final class PoolState: @unchecked Sendable {
     /// How long the dispatching thread spins for the last items before it blocks.
     static let finishSpinNanoseconds: UInt64 = 20_000
     /// A speculative item is re-run once the dispatching thread has waited this many times the
-    /// longest of its own items of the job (plus `reclaimSlackNanoseconds`): a late owner, not
-    /// a slow one.
+    /// longest of its own items of the job, plus `reclaimSlackNanoseconds`, at most
+    /// `reclaimMaxNanoseconds` (its own item may have been descheduled): a late owner, not a
+    /// slow one. With no item of its own it waits `finishSpinNanoseconds`.
     static let reclaimFactor: UInt64 = 3
     static let reclaimSlackNanoseconds: UInt64 = 2_000
+    static let reclaimMaxNanoseconds: UInt64 = 200_000
     /// Job slots: a late owner may finish this many jobs after its own before the dispatching
     /// thread has to wait for it (1,024 jobs ≈ 7 decoded tokens of the default model).
     static let slotCount = 1024
@@ -324,7 +347,7 @@ private final class PoolState: @unchecked Sendable {
         waitUntilFree(slot)
         slot.committed.store(0, ordering: .relaxed)
         slot.lateDone.store(0, ordering: .relaxed)
-        slot.reclaimed = 0
+        slot.reclaimed.store(0, ordering: .relaxed)
         slot.speculative = nil
         finished.store(0, ordering: .relaxed)
         return (generation, slot)
@@ -338,7 +361,25 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
-    func quiesce() { for slot in slots { waitUntilFree(slot) } }
+    func quiesce() {
+        for slot in slots {
+            waitUntilFree(slot)
+            slot.speculative = nil
+        }
+        heldSlots.removeAll()
+    }
+
+    /// Slots of finished speculative jobs whose closures wait for late owners before release.
+    private var heldSlots: [JobSlot] = []
+
+    /// Releases the closures of held slots whose late owners are done.
+    private func releaseFreeSlots() {
+        heldSlots.removeAll { slot in
+            guard slot.isFree else { return false }
+            slot.speculative = nil
+            return true
+        }
+    }
 
     /// Publishes generation `gen` with `items` items and wakes sleeping workers.
     private func publish(_ gen: UInt64, items: Int) {
@@ -375,8 +416,13 @@ private final class PoolState: @unchecked Sendable {
     func runSpeculative(
         items: Int, _ body: @escaping (Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
     ) {
+        if !heldSlots.isEmpty { releaseFreeSlots() }
         let (gen, slot) = nextSlot()
         slot.speculative = body
+        defer {
+            // Release what the closure holds now, or once its late owners are done.
+            if slot.reclaimed.load(ordering: .relaxed) == 0 { slot.speculative = nil } else { heldSlots.append(slot) }
+        }
         publish(gen, items: items)
         // The dispatching thread's own items: its commits always win (only it re-runs items).
         var longest: UInt64 = 0
@@ -391,7 +437,8 @@ private final class PoolState: @unchecked Sendable {
         let patience: UInt64 = switch reclaim {
         case .never: .max
         case .eager: 0
-        case .late: longest == 0 ? Self.finishSpinNanoseconds : Self.reclaimFactor &* longest &+ Self.reclaimSlackNanoseconds
+        case .late: longest == 0 ? Self.finishSpinNanoseconds
+            : min(Self.reclaimMaxNanoseconds, Self.reclaimFactor &* longest &+ Self.reclaimSlackNanoseconds)
         }
         let all: UInt64 = items == 64 ? ~0 : (1 << UInt64(items)) &- 1
         var waitStart = Self.now()
@@ -407,7 +454,7 @@ private final class PoolState: @unchecked Sendable {
                 if now &- waitStart > Self.finishSpinNanoseconds { blockUntilFinished(items); return }
             } else if now &- waitStart >= patience {
                 if compute(slot, item: pending.trailingZeroBitCount, items: items, thread: 0) {
-                    slot.reclaimed += 1
+                    slot.reclaimed.add(1, ordering: .relaxed)
                     reclaimed.add(1, ordering: .relaxed)
                 }
                 waitStart = Self.now()

@@ -223,7 +223,7 @@ public final class InferenceEngine {
             for part in 0..<(p.parts == 1 ? group : p.parts) { items.append((pair, part)) }
         }
         // Speculative (see ThreadPool): each item computes into scratch and returns its place.
-        pool.parallelSpeculative(items: items.count) { item, thread, scratch in
+        pool.parallelSpeculative(items: items.count, itemFloats: max(d, partFloats)) { [items, pairs] item, thread, scratch in
             let (pair, p) = items[item]
             let (segments, parts) = pairs[pair]
             let i = pair / kvHeads, g = pair % kvHeads

@@ -86,7 +86,7 @@ struct ThreadPoolTests {
         for round in 0..<rounds {
             out.initialize(repeating: -1)
             // Items on the worker are "descheduled" for 20 ms; the dispatching thread's take 0.2 ms.
-            pool.parallelSpeculative(items: items) { item, thread, scratch in
+            pool.parallelSpeculative(items: items, itemFloats: width) { item, thread, scratch in
                 if thread == 0 { spin(200_000) } else { usleep(20_000) }
                 for j in 0..<width { scratch[j] = Float(round * 1000 + item * width + j) }
                 return UnsafeMutableBufferPointer(rebasing: out[(item * width)..<((item + 1) * width)])
@@ -100,19 +100,29 @@ struct ThreadPoolTests {
         #expect(pool.reclaimedItems > 0, "the worker held items for 20 ms, 100 times the dispatching thread's")
     }
 
-    @Test("Speculative jobs fall back to ordinary ones (one thread, more items than bits)", arguments: [1, 2])
+    @Test("Speculative jobs fall back to ordinary ones (one thread, more items than bits, items larger than scratch)", arguments: [1, 2])
     func speculativeFallback(threads: Int) {
         let pool = ThreadPool(threadCount: threads)
         let items = ThreadPool.speculativeItems + 5
         let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: items)
         defer { out.deallocate() }
         out.initialize(repeating: -1)
-        pool.parallelSpeculative(items: items) { item, _, scratch in
+        pool.parallelSpeculative(items: items, itemFloats: 1) { item, _, scratch in
             scratch[0] = Float(item)
             return UnsafeMutableBufferPointer(rebasing: out[item..<(item + 1)])
         }
+        // Items larger than the pool's scratch get scratch of their own.
+        let wide = ThreadPool.scratchFloats + 3
+        let big = UnsafeMutableBufferPointer<Float>.allocate(capacity: 3 * wide)
+        defer { big.deallocate() }
+        big.initialize(repeating: -1)
+        pool.parallelSpeculative(items: 3, itemFloats: wide) { item, _, scratch in
+            for j in 0..<wide { scratch[j] = Float(item * wide + j) }
+            return UnsafeMutableBufferPointer(rebasing: big[(item * wide)..<((item + 1) * wide)])
+        }
         pool.quiesce()
         #expect(out.enumerated().allSatisfy { $0.element == Float($0.offset) })
+        #expect(big.enumerated().allSatisfy { $0.element == Float($0.offset) })
         #expect(pool.reclaimedItems == 0)
     }
 }
