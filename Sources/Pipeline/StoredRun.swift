@@ -47,6 +47,19 @@ public struct StoredRun: Sendable {
         return StoredRun(record: record, config: config, series: series, sampleStride: stride)
     }
 
+    /// How much of its work a run has done, in 0...1: 1 when completed; otherwise the larger of
+    /// the document bytes read and, for a score run with `--tokens N`, the tokens scored of N.
+    public static func fractionDone(_ r: RunRecord) -> Double? {
+        if r.status == .completed { return 1 }
+        var fraction = r.documentSize > 0 ? Double(r.bytes) / Double(r.documentSize) : nil
+        if r.task == .score,
+           let limit = (try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(r.config.utf8)))?.tokenLimit,
+           limit > 0 {
+            fraction = max(fraction ?? 0, Double(r.tokens) / Double(limit))
+        }
+        return fraction.map { min(1, $0) }
+    }
+
     /// `completed`, or how far an unfinished run got: `paused at token 12,345 of ~45,000; figures so far`.
     static func status(_ r: RunRecord, config: ScoreConfiguration?, store: RunStore) -> String {
         if r.status == .completed { return "completed" }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Pipeline
 import Store
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -138,7 +139,7 @@ enum RunListing {
             if runs.isEmpty { return "no runs yet; `sinkstream score FILE` starts one.\n" }
             let header = ["ID", "TASK", "STATUS", "MODE", "TOKENS", "DONE", "PPL", "CHECKPOINT", "DOCUMENT"]
             let rows = runs.map { r -> [String] in
-                let done = r.documentSize > 0 ? String(format: "%.0f%%", 100 * Double(r.bytes) / Double(r.documentSize)) : ""
+                let done = StoredRun.fractionDone(r).map { String(format: "%.0f%%", 100 * $0) } ?? ""
                 return [r.id, r.task.rawValue, r.status.rawValue, r.mode, String(r.tokens), done,
                         r.perplexitySoFar.map { String(format: "%.3f", $0) } ?? "", date(r.lastCheckpointAt),
                         (r.documentPath as NSString).lastPathComponent]

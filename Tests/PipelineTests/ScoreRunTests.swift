@@ -67,6 +67,16 @@ struct ScoreRunTests {
         #expect(throws: RunError.completed(done.runID)) {
             _ = try ScoreRun.resume(runID: done.runID, store: store, model: model, modelSHA256: sha, threads: 2)
         }
+        // `runs` shows completed runs as done, and runs with --tokens against their limit.
+        #expect(StoredRun.fractionDone(try #require(try store.run(id: done.runID))) == 1)
+        let limited = try ScoreRun.start(documentPath: doc, model: model, modelSHA256: sha, config: short, store: store, threads: 2)
+        var limitedChunks = 0
+        _ = try limited.run(shouldStop: { limitedChunks >= 1 }, progress: { _ in limitedChunks += 1 })
+        let partial = try #require(try store.run(id: limited.runID))
+        #expect(partial.status == .paused && partial.tokens > 0 && partial.tokens < 300)
+        #expect(StoredRun.fractionDone(partial)
+                == max(Double(partial.bytes) / Double(partial.documentSize), Double(partial.tokens) / 300))
+        #expect(StoredRun.fractionDone(partial)! >= Double(partial.tokens) / 300)
 
         let paused = try ScoreRun.start(documentPath: doc, model: model, modelSHA256: sha, config: config, store: store, threads: 2)
         let id = paused.runID
