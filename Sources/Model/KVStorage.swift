@@ -182,6 +182,47 @@ public final class KVStorage {
         }
     }
 
+    /// Bytes of one token's checkpoint row: IEEE halves for a half cache (exactly the values it
+    /// holds), floats for a float cache.
+    public var checkpointBytesPerToken: Int { floatsPerToken * (element == .float16 ? 2 : 4) }
+
+    /// Writes the checkpoint rows of `tokens` (layout of ``exportToken(_:into:)``, elements as
+    /// ``checkpointBytesPerToken`` says) to `out`.
+    public func exportRows(_ tokens: Range<Int>, into out: UnsafeMutableRawPointer) {
+        let perToken = floatsPerToken
+        if element == .float32 {
+            let floats = out.assumingMemoryBound(to: Float.self)
+            for token in tokens { exportToken(token, into: floats + (token - tokens.lowerBound) * perToken) }
+            return
+        }
+        let row = UnsafeMutablePointer<Float>.allocate(capacity: perToken)
+        defer { row.deallocate() }
+        let halves = out.assumingMemoryBound(to: UInt16.self)
+        for token in tokens {
+            exportToken(token, into: row)
+            ss_f32_to_f16_row(row, Int64(perToken), halves + (token - tokens.lowerBound) * perToken, 1)
+        }
+    }
+
+    /// Restores token `token` from a checkpoint row of `bytesPerToken` bytes: halves
+    /// (`2 × floatsPerToken`) or floats (`4 × floatsPerToken`, as older checkpoints stored half
+    /// caches too). Returns false for any other size.
+    public func importRow(_ token: Int, from row: UnsafeRawPointer, bytesPerToken: Int) -> Bool {
+        let perToken = floatsPerToken
+        switch bytesPerToken {
+        case perToken * 4:
+            importToken(token, from: row.assumingMemoryBound(to: Float.self))
+        case perToken * 2:
+            let floats = UnsafeMutablePointer<Float>.allocate(capacity: perToken)
+            defer { floats.deallocate() }
+            ss_f16_to_f32_row(row.assumingMemoryBound(to: UInt16.self), 1, Int64(perToken), floats)
+            importToken(token, from: floats)
+        default:
+            return false
+        }
+        return true
+    }
+
     /// Restores token `token`'s rows from the layout written by ``exportToken(_:into:)``.
     public func importToken(_ token: Int, from source: UnsafePointer<Float>) {
         let s = slot(token)

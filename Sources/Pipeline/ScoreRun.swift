@@ -296,7 +296,7 @@ public final class ScoreRun {
         if let session {
             let live = session.cache.liveRanges
             liveRanges = live.map { Int64($0.lowerBound)..<Int64($0.upperBound) }
-            blocks = exportNewRows(session: session, live: live)
+            blocks = CacheRows.export(session, live: live, from: state.kvWrittenUpTo, runID: runID)
             cacheState = try JSONEncoder().encode(CacheSnapshot(position: session.position, policy: session.cache.state))
             state.kvWrittenUpTo = session.position
         }
@@ -316,28 +316,6 @@ public final class ScoreRun {
         lastCheckpointTime = Date()
     }
 
-    /// The K/V rows of live tokens not yet in the store, in blocks of at most 64 aligned tokens.
-    private func exportNewRows(session: StreamSession, live: [Range<Int>]) -> [KVBlock] {
-        let perToken = session.storage.floatsPerToken
-        var blocks: [KVBlock] = []
-        for range in live {
-            var t = max(range.lowerBound, state.kvWrittenUpTo)
-            while t < range.upperBound {
-                let end = min(range.upperBound, (t / 64 + 1) * 64)
-                var rows = [Float](repeating: 0, count: (end - t) * perToken)
-                rows.withUnsafeMutableBufferPointer { buffer in
-                    for token in t..<end {
-                        session.storage.exportToken(token, into: buffer.baseAddress! + (token - t) * perToken)
-                    }
-                }
-                blocks.append(KVBlock(runID: runID, firstToken: Int64(t), count: Int64(end - t),
-                                      data: rows.withUnsafeBufferPointer { Data(buffer: $0) }))
-                t = end
-            }
-        }
-        return blocks
-    }
-
     private func restoreCache(_ checkpoint: CheckpointRecord) throws {
         guard let session else { return }
         let snapshot: CacheSnapshot
@@ -350,25 +328,7 @@ public final class ScoreRun {
             throw RunError.damaged(runID, "its checkpoint is inconsistent (cache at token \(snapshot.position), losses at \(state.scored))")
         }
         try session.restore(position: snapshot.position, cacheState: snapshot.policy)
-        let live = session.cache.liveRanges
-        let perToken = session.storage.floatsPerToken
-        var restored = 0
-        for block in try store.kvBlocks(runID: runID) {
-            guard block.data.count == Int(block.count) * perToken * MemoryLayout<Float>.size else {
-                throw RunError.damaged(runID, "a stored K/V block (tokens \(block.firstToken)…) has the wrong size")
-            }
-            block.data.withUnsafeBytes { raw in
-                let rows = raw.bindMemory(to: Float.self)
-                for token in Int(block.firstToken)..<Int(block.firstToken + block.count) where live.contains(where: { $0.contains(token) }) {
-                    session.storage.importToken(token, from: rows.baseAddress! + (token - Int(block.firstToken)) * perToken)
-                    restored += 1
-                }
-            }
-        }
-        let needed = live.reduce(0) { $0 + $1.count }
-        guard restored == needed else {
-            throw RunError.damaged(runID, "its checkpoint holds K/V rows for \(restored) of the \(needed) cached tokens")
-        }
+        try CacheRows.restore(session, runID: runID, store: store)
     }
 
     static func fileSize(_ path: String) throws -> Int64 {
