@@ -1,13 +1,18 @@
 import ArgumentParser
 import Foundation
 import Model
+import Pipeline
 import Tokenization
 
 struct TokenizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tokenize",
         abstract: "Print a file's token ids as one JSON array.",
-        discussion: "Control-token text such as <|im_end|> is plain text unless --parse-special is given.")
+        discussion: """
+            The file is read and tokenized block by block (any length; output streams as it goes), \
+            exactly as `score` tokenizes it. Control-token text such as <|im_end|> is plain text \
+            unless --parse-special is given, which reads the whole file at once (for prompts).
+            """)
 
     @Argument(help: "The text file to tokenize ('-' for standard input).")
     var file: String
@@ -19,9 +24,28 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let model = try options.load(logger: options.makeLogger())
-        let text = try DocumentText.read(file)
-        let ids = model.tokenizer.encode(text, parseSpecial: parseSpecial)
-        print("[" + ids.map(String.init).joined(separator: ",") + "]")
+        if parseSpecial {
+            let text = try DocumentText.read(file)
+            let ids = model.tokenizer.encode(text, parseSpecial: true)
+            print("[" + ids.map(String.init).joined(separator: ",") + "]")
+            return
+        }
+        let reader = try DocumentReader(path: file == "-" ? "/dev/stdin" : file, tokenizer: model.tokenizer)
+        let out = FileHandle.standardOutput
+        var separator = "["
+        while !reader.reachedEnd {
+            let tokens = try reader.next()
+            if tokens.isEmpty { continue }
+            var chunk = ""
+            chunk.reserveCapacity(tokens.count * 6)
+            for token in tokens {
+                chunk += separator
+                chunk += String(token.id)
+                separator = ","
+            }
+            out.write(Data(chunk.utf8))
+        }
+        out.write(Data((separator == "[" ? "[]\n" : "]\n").utf8))
     }
 }
 

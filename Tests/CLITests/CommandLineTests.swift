@@ -50,6 +50,21 @@ struct CommandLineTests {
         let parsed = try Fixtures.run(binary, ["tokenize", special, "--parse-special"])
         #expect(parsed.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[2]")
         #expect(plain.stdout.trimmingCharacters(in: .whitespacesAndNewlines) != "[2]")
+
+        // Streamed in 1 MiB blocks (a 1.4 MB file), from a file and from standard input, it
+        // matches the whole-text encoder (--parse-special reads the file at once; the text has
+        // no control tokens).
+        let big = dir.appendingPathComponent("big.txt").path
+        let bigText = String(repeating: golden.text + "\n", count: max(2, 1_400_000 / max(1, golden.text.utf8.count)))
+        try Data(bigText.utf8).write(to: URL(fileURLWithPath: big))
+        let streamed = try Fixtures.run(binary, ["tokenize", big])
+        let whole = try Fixtures.run(binary, ["tokenize", big, "--parse-special"])
+        let piped = try Fixtures.run(binary, ["tokenize", "-"], input: Data(bigText.utf8))
+        #expect(streamed.status == 0 && whole.status == 0 && piped.status == 0, "\(streamed.stderr) \(piped.stderr)")
+        let streamedIDs = try JSONSerialization.jsonObject(with: Data(streamed.stdout.utf8)) as? [Int]
+        #expect((streamedIDs?.count ?? 0) > 300_000)
+        #expect(streamedIDs == (try JSONSerialization.jsonObject(with: Data(whole.stdout.utf8)) as? [Int]))
+        #expect(piped.stdout == streamed.stdout)
     }
 
     @Test("Documents that cannot be scored: empty, invalid UTF-8, a directory, a missing path")
