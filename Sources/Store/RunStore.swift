@@ -148,7 +148,22 @@ public final class RunStore: Sendable {
                     code: .notInitialized, path: path,
                     message: "The run store \(path) has not been set up (or needs an upgrade); open it once without read-only mode.")
             }
-            try migrator.migrate(pool)
+            // Claim a new, empty file before the migrator creates its bookkeeping table outside
+            // any migration: another process opening the file meanwhile then sees a run store,
+            // not a database of another program.
+            try pool.writeWithoutTransaction { db in
+                if try Int32.fetchOne(db, sql: "PRAGMA application_id") == 0 {
+                    try db.execute(sql: "PRAGMA application_id = \(RunStore.applicationID)")
+                }
+            }
+            do {
+                try migrator.migrate(pool)
+            } catch {
+                // Two processes creating one store both run the migrations; the one that loses
+                // the race fails on tables the other has just made, and finds them complete.
+                if try pool.read({ try migrator.hasCompletedMigrations($0) }) { return }
+                throw error
+            }
         } catch {
             throw StoreError.wrap(error, operation: "set up the schema", path: path)
         }

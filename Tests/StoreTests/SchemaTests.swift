@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Synchronization
 import Testing
 @testable import Store
 
@@ -24,6 +25,29 @@ struct SchemaTests {
         #expect(journal == "wal")
         #expect(foreignKeys == 1)
         #expect(applied == ["v1"])
+    }
+
+    @Test("several openers creating one new store at the same moment all succeed")
+    func concurrentCreation() throws {
+        // Regression: the migrator creates its bookkeeping table before the migration that sets
+        // the application id, and a second process opening the file in between refused it as
+        // "a database of another program" (StoreFaultTests.concurrentRuns, 4 times in 20).
+        for round in 0..<25 {
+            let dir = try TemporaryDirectory()
+            let failures = Atomic<Int>(0)
+            let opened = Atomic<Int>(0)
+            DispatchQueue.concurrentPerform(iterations: 4) { _ in
+                do {
+                    let store = try RunStore(path: dir.databasePath)
+                    _ = try store.runs(task: nil, status: nil, batchID: nil)
+                    opened.add(1, ordering: .relaxed)
+                } catch {
+                    failures.add(1, ordering: .relaxed)
+                    Issue.record("round \(round): \(error)")
+                }
+            }
+            #expect(opened.load(ordering: .relaxed) == 4 && failures.load(ordering: .relaxed) == 0)
+        }
     }
 
     @Test("reopening an existing store (also read-only) keeps its runs")
