@@ -37,8 +37,8 @@ public final class ThreadPool: Sendable {
     public enum Reclaim: Sendable {
         /// Never: it waits for the owner (a time slice if the owner was descheduled).
         case never
-        /// When the owner is late: after three times the longest of its own items of the job
-        /// plus 2 µs, at most 200 µs (20 µs if it ran none).
+        /// When the owner is late: after three times the mean of its own items of the job plus
+        /// 2 µs, at most 200 µs (20 µs if it ran none).
         case late
         /// As soon as it has nothing else to do (for tests: every item may then be computed
         /// twice, by either thread first).
@@ -225,7 +225,8 @@ private final class PoolState: @unchecked Sendable {
     /// How long the dispatching thread spins for the last items before it blocks.
     static let finishSpinNanoseconds: UInt64 = 20_000
     /// A speculative item is re-run once the dispatching thread has waited this many times the
-    /// longest of its own items of the job, plus `reclaimSlackNanoseconds`, at most
+    /// mean time of its own items of the job (items are about equal), plus
+    /// `reclaimSlackNanoseconds`, at most
     /// `reclaimMaxNanoseconds` (its own item may have been descheduled): a late owner, not a
     /// slow one. With no item of its own it waits `finishSpinNanoseconds`.
     static let reclaimFactor: UInt64 = 3
@@ -425,23 +426,23 @@ private final class PoolState: @unchecked Sendable {
         }
         publish(gen, items: items)
         // The dispatching thread's own items: its commits always win (only it re-runs items).
-        var longest: UInt64 = 0
+        let ownStart = Self.now()
+        var own: UInt64 = 0
         while let (item, _) = claim(generation: gen) {
-            let start = Self.now()
             _ = compute(slot, item: item, items: items, thread: 0)
-            longest = max(longest, Self.now() &- start)
+            own &+= 1
         }
         if finished.load(ordering: .acquiring) == items { return }
         // Every item is claimed. Wait for the owners of the rest; re-run an item whose owner is
         // late (descheduled, most likely) instead of waiting a time slice for it.
+        var waitStart = Self.now()
         let patience: UInt64 = switch reclaim {
         case .never: .max
         case .eager: 0
-        case .late: longest == 0 ? Self.finishSpinNanoseconds
-            : min(Self.reclaimMaxNanoseconds, Self.reclaimFactor &* longest &+ Self.reclaimSlackNanoseconds)
+        case .late: own == 0 ? Self.finishSpinNanoseconds
+            : min(Self.reclaimMaxNanoseconds, Self.reclaimFactor &* ((waitStart &- ownStart) / own) &+ Self.reclaimSlackNanoseconds)
         }
         let all: UInt64 = items == 64 ? ~0 : (1 << UInt64(items)) &- 1
-        var waitStart = Self.now()
         var spins = 0
         while finished.load(ordering: .acquiring) != items {
             ss_cpu_relax()
