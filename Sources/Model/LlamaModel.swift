@@ -47,6 +47,14 @@ public final class LlamaModel: Sendable {
         logger?.debug("loaded \(path): \(config.layerCount) layers, \(config.embeddingLength) wide, vocabulary \(config.vocabularySize)")
     }
 
+    /// Loads only the tokenizer of a model file (no weights are read or repacked).
+    /// - Throws: as ``init(path:precision:logger:)`` for the header, metadata and vocabulary.
+    public static func tokenizer(path: String) throws -> BPETokenizer {
+        let file = try GGUFFile(path: path)
+        try file.requireArchitecture(["llama"])
+        return try loadTokenizer(file: file, config: try LlamaConfig(file: file))
+    }
+
     private static func loadTokenizer(file: GGUFFile, config: LlamaConfig) throws -> BPETokenizer {
         let path = file.path
         let kind = file.string("tokenizer.ggml.model") ?? "(none)"

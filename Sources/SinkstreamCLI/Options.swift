@@ -3,6 +3,7 @@ import Foundation
 import Kernels
 import Logging
 import Model
+import Tokenization
 
 extension Precision: ExpressibleByArgument {}
 
@@ -34,6 +35,11 @@ struct ModelOptions: ParsableArguments {
     func load(logger: Logger) throws -> LlamaModel {
         let path = try DefaultModel.resolve(explicit: model, logger: logger)
         return try LlamaModel(path: path, precision: precision, logger: logger)
+    }
+
+    /// Resolves (fetching if needed) the model and loads only its tokenizer.
+    func loadTokenizer(logger: Logger) throws -> BPETokenizer {
+        try LlamaModel.tokenizer(path: try DefaultModel.resolve(explicit: model, logger: logger))
     }
 }
 

@@ -23,14 +23,14 @@ struct TokenizeCommand: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
-        let model = try options.load(logger: options.makeLogger())
+        let tokenizer = try options.loadTokenizer(logger: options.makeLogger())
         if parseSpecial {
             let text = try DocumentText.read(file)
-            let ids = model.tokenizer.encode(text, parseSpecial: true)
+            let ids = tokenizer.encode(text, parseSpecial: true)
             print("[" + ids.map(String.init).joined(separator: ",") + "]")
             return
         }
-        let reader = try DocumentReader(path: file == "-" ? "/dev/stdin" : file, tokenizer: model.tokenizer)
+        let reader = try DocumentReader(path: file == "-" ? "/dev/stdin" : file, tokenizer: tokenizer)
         let out = FileHandle.standardOutput
         var separator = "["
         while !reader.reachedEnd {
