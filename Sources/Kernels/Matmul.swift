@@ -54,7 +54,8 @@ public enum Matmul {
         // One token (decode): items are small and many jobs run back to back, so they run
         // speculatively and a descheduled thread cannot hold up the job (see ThreadPool).
         if tokens == 1 {
-            let itemFloats = items.map(\.rows.count).max() ?? 0
+            var itemFloats = 0
+            for item in items { itemFloats = max(itemFloats, item.rows.count) }
             pool.parallelSpeculative(items: items.count, itemFloats: itemFloats) { [items] item, _, scratch in
                 let (index, rows) = items[item]
                 let p = products[index]

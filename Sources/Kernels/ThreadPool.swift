@@ -310,12 +310,15 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
-    /// Computes speculative item `item` of `slot` on `thread` and commits it unless another
-    /// computation of it already has. Returns whether this one was committed.
+    typealias SpeculativeBody = (Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
+
+    /// Computes speculative item `item` of `slot` with `body` (the slot's closure) on `thread`
+    /// and commits it unless another computation of it already has. Returns whether this one
+    /// was committed.
     @inline(__always)
-    private func compute(_ slot: JobSlot, item: Int, items: Int, thread: Int) -> Bool {
+    private func compute(_ slot: JobSlot, _ body: SpeculativeBody, item: Int, items: Int, thread: Int) -> Bool {
         let buffer = scratch(thread)
-        let destination = slot.speculative!(item, thread, buffer)
+        let destination = body(item, thread, buffer)
         let bit: UInt64 = 1 << UInt64(item)
         if slot.committed.bitwiseOr(bit, ordering: .acquiringAndReleasing).oldValue & bit != 0 { return false }
         Self.copy(buffer, to: destination)
@@ -326,18 +329,29 @@ private final class PoolState: @unchecked Sendable {
     /// Claims and runs items of generation `gen` until none is left.
     @inline(__always)
     private func work(generation gen: UInt64, thread: Int) {
-        while let (item, items) = claim(generation: gen) {
-            let slot = slot(gen)
-            if slot.speculative != nil {
+        // The slot is read only after a claim of its generation succeeded (see PoolState).
+        guard var claimed = claim(generation: gen) else { return }
+        let slot = slot(gen)
+        if let body = slot.speculative {
+            // Loaded once per job; held after a lost commit it keeps only the closure alive.
+            while true {
                 // A lost commit means the dispatching thread re-ran this item and the job may be
                 // over: say so, then touch the slot no more.
-                if !compute(slot, item: item, items: items, thread: thread) {
+                if !compute(slot, body, item: claimed.item, items: claimed.items, thread: thread) {
                     slot.lateDone.add(1, ordering: .releasing)
+                    return
                 }
-            } else {
-                slot.body?(item, thread)
-                finishOne(of: items)
+                guard let next = claim(generation: gen) else { return }
+                claimed = next
             }
+        }
+        while true {
+            // Loaded per item: the escape check of `withoutActuallyEscaping` requires that no
+            // worker holds an ordinary job's closure once its last item is counted.
+            slot.body?(claimed.item, thread)
+            finishOne(of: claimed.items)
+            guard let next = claim(generation: gen) else { return }
+            claimed = next
         }
     }
 
@@ -414,9 +428,7 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
-    func runSpeculative(
-        items: Int, _ body: @escaping (Int, Int, UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
-    ) {
+    func runSpeculative(items: Int, _ body: @escaping SpeculativeBody) {
         if !heldSlots.isEmpty { releaseFreeSlots() }
         let (gen, slot) = nextSlot()
         slot.speculative = body
@@ -429,7 +441,7 @@ private final class PoolState: @unchecked Sendable {
         let ownStart = Self.now()
         var own: UInt64 = 0
         while let (item, _) = claim(generation: gen) {
-            _ = compute(slot, item: item, items: items, thread: 0)
+            _ = compute(slot, body, item: item, items: items, thread: 0)
             own &+= 1
         }
         if finished.load(ordering: .acquiring) == items { return }
@@ -454,7 +466,7 @@ private final class PoolState: @unchecked Sendable {
                 // Only copies are in flight.
                 if now &- waitStart > Self.finishSpinNanoseconds { blockUntilFinished(items); return }
             } else if now &- waitStart >= patience {
-                if compute(slot, item: pending.trailingZeroBitCount, items: items, thread: 0) {
+                if compute(slot, body, item: pending.trailingZeroBitCount, items: items, thread: 0) {
                     slot.reclaimed.add(1, ordering: .relaxed)
                     reclaimed.add(1, ordering: .relaxed)
                 }
