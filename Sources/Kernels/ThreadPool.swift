@@ -118,28 +118,21 @@ public final class ThreadPool: Sendable {
         _ body: @escaping (_ item: Int, _ thread: Int, _ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutableBufferPointer<Float>
     ) {
         if items <= 0 { return }
-        if itemFloats > Self.scratchFloats {
-            let stride = (itemFloats + 15) & ~15
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: stride * threadCount)
-            defer { scratch.deallocate() }
-            parallel(items: items) { item, thread in
-                let mine = scratch + thread * stride
-                let destination = body(item, thread, mine)
-                precondition(destination.count <= itemFloats, "speculative item larger than itemFloats")
-                if let base = destination.baseAddress { base.update(from: mine, count: destination.count) }
-            }
+        if itemFloats <= Self.scratchFloats, items > 1, state.workers > 0, items <= Self.speculativeItems {
+            state.runSpeculative(items: items, body)
             return
         }
-        if items == 1 || state.workers == 0 || items > Self.speculativeItems {
-            let state = self.state
-            parallel(items: items) { item, thread in
-                let scratch = state.scratch(thread)
-                let destination = body(item, thread, scratch)
-                PoolState.copy(scratch, to: destination)
-            }
-            return
+        // An ordinary job: the pool's scratch, or scratch of its own for larger items.
+        let own = itemFloats > Self.scratchFloats
+        let stride = own ? (itemFloats + 15) & ~15 : Self.scratchFloats
+        let scratch = own ? UnsafeMutablePointer<Float>.allocate(capacity: stride * threadCount) : state.scratch(0)
+        defer { if own { scratch.deallocate() } }
+        parallel(items: items) { item, thread in
+            let mine = scratch + thread * stride
+            let destination = body(item, thread, mine)
+            precondition(destination.count <= stride, "speculative item larger than its scratch")
+            if let base = destination.baseAddress { base.update(from: mine, count: destination.count) }
         }
-        state.runSpeculative(items: items, body)
     }
 
     /// Waits until no late computation of a speculative item is still running, and drops the
@@ -216,7 +209,6 @@ private final class PoolState: @unchecked Sendable {
     let done: UnsafeMutablePointer<pthread_cond_t>
     let slots: [JobSlot]
     let scratchBase: UnsafeMutablePointer<Float>
-    let scratchCount: Int
     var workers = 0
     private var generation: UInt64 = 0
 
@@ -250,7 +242,6 @@ private final class PoolState: @unchecked Sendable {
         pthread_cond_init(wake, nil)
         pthread_cond_init(done, nil)
         slots = (0..<Self.slotCount).map { _ in JobSlot() }
-        scratchCount = threads
         let raw = UnsafeMutableRawPointer.allocate(byteCount: threads * ThreadPool.scratchFloats * 4, alignment: 64)
         scratchBase = raw.bindMemory(to: Float.self, capacity: threads * ThreadPool.scratchFloats)
     }
