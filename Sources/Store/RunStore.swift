@@ -71,6 +71,7 @@ public final class RunStore: Sendable {
             }
         }
         do {
+            if !readOnly { try Self.prepareNewFile(path: path) }
             pool = try DatabasePool(path: path, configuration: config)
         } catch {
             throw StoreError.wrap(error, operation: "open the database", path: path)
@@ -112,6 +113,68 @@ public final class RunStore: Sendable {
         }
     }
 
+    /// Sets up a new store file, its first page (with our application id) and then WAL mode,
+    /// through one rollback-journal connection, before the pool opens it.
+    ///
+    /// This closes two races between processes that open one new store at the same moment:
+    /// - In WAL mode a new database's first pages live only in the `-wal` file until a
+    ///   checkpoint, and SQLite deletes the `-wal` file of a database whose main file is empty
+    ///   when it opens it. A second opener would throw away what the first had written (its
+    ///   application id, its migration table) and then refuse the file as another program's.
+    /// - Switching a file to WAL needs the other connections to let go of it, and SQLite then
+    ///   answers `SQLITE_BUSY` at once, without waiting; GRDB's pool does not retry that.
+    ///   Here it is retried until `busyTimeout`.
+    ///
+    /// Files already in WAL mode, files that are not SQLite databases and other programs'
+    /// databases are left untouched (the pool then reports what is wrong with them).
+    private static func prepareNewFile(path: String) throws {
+        guard try needsPreparation(path: path) else { return }
+        var config = Configuration()
+        config.label = "Sinkstream.RunStore.create"
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.journalMode = .default  // keep the file's mode: rollback journal for a new file
+        let queue = try DatabaseQueue(path: path, configuration: config)
+        defer { try? queue.close() }
+        let deadline = Date(timeIntervalSinceNow: Self.busyTimeout)
+        while true {
+            do {
+                let ours = try queue.inDatabase { db -> Bool in
+                    var ours = false
+                    try db.inTransaction(.immediate) {
+                        let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
+                        let hasTables = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master)") ?? false
+                        if applicationID == 0 && !hasTables {
+                            try db.execute(sql: "PRAGMA application_id = \(RunStore.applicationID)")
+                            ours = true
+                        } else {
+                            ours = applicationID == RunStore.applicationID
+                        }
+                        return .commit
+                    }
+                    return ours
+                }
+                guard ours else { return }  // `checkOwnership` refuses it
+                try queue.inDatabase { db in
+                    _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
+                }
+                return
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+                usleep(2_000)
+            }
+        }
+    }
+
+    /// Whether `path` is missing, empty, or an SQLite database not yet in WAL mode
+    /// (header bytes 18 and 19, the file format versions, are 2 in WAL mode).
+    private static func needsPreparation(path: String) throws -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: path) else { return true }
+        defer { try? handle.close() }
+        let header = [UInt8](try handle.read(upToCount: 20) ?? Data())
+        if header.isEmpty { return true }
+        guard header.count == 20, header.starts(with: Array("SQLite format 3\0".utf8)) else { return false }
+        return header[18] != 2 || header[19] != 2
+    }
+
     /// Throws `.foreignDatabase` unless the database is empty or carries our application id.
     private static func checkOwnership(_ db: Database, path: String) throws {
         let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
@@ -148,9 +211,10 @@ public final class RunStore: Sendable {
                     code: .notInitialized, path: path,
                     message: "The run store \(path) has not been set up (or needs an upgrade); open it once without read-only mode.")
             }
-            // Claim a new, empty file before the migrator creates its bookkeeping table outside
-            // any migration: another process opening the file meanwhile then sees a run store,
-            // not a database of another program.
+            // Claim an empty database (one another tool made; new files were claimed when their
+            // header was written) before the migrator creates its bookkeeping table outside any
+            // migration: another process opening it meanwhile then sees a run store, not a
+            // database of another program.
             try pool.writeWithoutTransaction { db in
                 if try Int32.fetchOne(db, sql: "PRAGMA application_id") == 0 {
                     try db.execute(sql: "PRAGMA application_id = \(RunStore.applicationID)")

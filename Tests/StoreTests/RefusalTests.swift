@@ -38,6 +38,9 @@ struct RefusalTests {
         let error = storeError { _ = try RunStore(path: dir.databasePath) }
         #expect(error?.code == .foreignDatabase)
         #expect(error?.description.contains("0x000004D2") == true)
+        let queue = try DatabaseQueue(path: dir.databasePath)
+        #expect(try queue.read { try String.fetchOne($0, sql: "PRAGMA journal_mode") } == "delete")
+        #expect(try queue.read { try Int32.fetchOne($0, sql: "PRAGMA application_id") } == 1234)
     }
 
     @Test("a database migrated by a newer build is refused with the unknown version named")
