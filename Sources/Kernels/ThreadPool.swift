@@ -23,6 +23,10 @@ import Synchronization
 /// waiting for it, and the late owner's copy is dropped. This is idempotent work stealing
 /// (Michael, Vechev and Saraswat, PPoPP 2009) with commit-once results: the bits are the same
 /// whoever computes an item.
+///
+/// A pool may pin its threads, one to each CPU the process may use (see
+/// ``init(threadCount:reclaim:pinning:)``), so that another busy process shares a core with one
+/// of them instead of the scheduler at times putting two of them on one core.
 public final class ThreadPool: Sendable {
     /// Number of threads taking part in a job, the calling thread included.
     public let threadCount: Int
@@ -53,19 +57,44 @@ public final class ThreadPool: Sendable {
         return .never
     }()
 
+    /// Whether pools pin their threads unless told otherwise (see
+    /// ``init(threadCount:reclaim:pinning:)``). Off unless the process turns it on; the
+    /// `sinkstream` command does, unless `SINKSTREAM_PIN=0`.
+    public static var pinsThreadsByDefault: Bool {
+        get { pinDefault.load(ordering: .relaxed) }
+        set { pinDefault.store(newValue, ordering: .relaxed) }
+    }
+    private static let pinDefault = Atomic<Bool>(false)
+
+    /// The CPUs the pool's threads are pinned to, by thread index (the dispatching thread is
+    /// thread 0), or nil if they are not pinned.
+    public let pinnedCPUs: [Int]?
+
     /// Creates a pool.
     /// - Parameters:
     ///   - threadCount: threads taking part in each job, including the caller (at least 1).
     ///   - reclaim: when the dispatching thread re-runs a speculative item another thread holds.
-    public init(threadCount: Int, reclaim: Reclaim = ThreadPool.defaultReclaim) {
-        let state = PoolState(threads: max(1, threadCount), reclaim: reclaim)
+    ///   - pinning: pin each thread to a CPU of its own, if the pool has one thread for each CPU
+    ///     the process may use (and at least two). Thread `i` gets the `i`-th allowed CPU; the
+    ///     dispatching thread is pinned by its first job and stays pinned after the pool is gone.
+    ///     Pinned, the two threads of a 2-core machine keep a core each when another process
+    ///     wants one: the scheduler then shares a core between that process and one of ours,
+    ///     instead of at times putting both of ours on one core (the idle worker's core does
+    ///     not pull the waiting dispatcher back: it ran too recently to be moved).
+    public init(threadCount: Int, reclaim: Reclaim = ThreadPool.defaultReclaim,
+                pinning: Bool = ThreadPool.pinsThreadsByDefault) {
+        let count = max(1, threadCount)
+        let allowed = pinning && count >= 2 ? CPUAffinity.allowedCPUs() : []
+        let cpus = allowed.count == count ? allowed : nil
+        let state = PoolState(threads: count, reclaim: reclaim, dispatcherCPU: cpus?[0])
         var started: [pthread_t] = []
-        for index in 1..<max(1, threadCount) {
-            let box = Unmanaged.passRetained(WorkerContext(state: state, index: index))
+        for index in 1..<count {
+            let box = Unmanaged.passRetained(WorkerContext(state: state, index: index, cpu: cpus?[index]))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 guard let raw else { return nil }
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
+                if let cpu = context.cpu { CPUAffinity.pinCallingThread(to: cpu) }
                 context.state.workerLoop(index: context.index)
                 return nil
             }, box.toOpaque())
@@ -74,7 +103,9 @@ public final class ThreadPool: Sendable {
         self.state = state
         self.threads = started
         self.threadCount = started.count + 1
+        self.pinnedCPUs = started.count + 1 == count ? cpus : nil
         state.workers = started.count
+        if pinnedCPUs == nil { state.dispatcherCPU = nil }
     }
 
     deinit {
@@ -233,8 +264,15 @@ private final class PoolState: @unchecked Sendable {
     /// When speculative items held by another thread are re-run.
     let reclaim: ThreadPool.Reclaim
 
-    init(threads: Int, reclaim: ThreadPool.Reclaim) {
+    /// The CPU the dispatching thread is pinned to by its first job, if the pool pins.
+    var dispatcherCPU: Int?
+    /// The thread last pinned to `dispatcherCPU`. Both are the dispatching side's, like
+    /// `generation`: set before the pool is shared, then touched only by the dispatching thread.
+    private var pinnedDispatcher: pthread_t?
+
+    init(threads: Int, reclaim: ThreadPool.Reclaim, dispatcherCPU: Int?) {
         self.reclaim = reclaim
+        self.dispatcherCPU = dispatcherCPU
         mutex = .allocate(capacity: 1)
         wake = .allocate(capacity: 1)
         done = .allocate(capacity: 1)
@@ -387,6 +425,16 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
+    /// Pins the dispatching thread to `dispatcherCPU` unless it already is.
+    @inline(__always)
+    private func pinDispatcher() {
+        guard let cpu = dispatcherCPU else { return }
+        let me = pthread_self()
+        if let pinned = pinnedDispatcher, pthread_equal(pinned, me) != 0 { return }
+        CPUAffinity.pinCallingThread(to: cpu)
+        pinnedDispatcher = me
+    }
+
     /// Publishes generation `gen` with `items` items and wakes sleeping workers.
     private func publish(_ gen: UInt64, items: Int) {
         // Sequentially consistent with the sleepers count: a worker going to sleep either sees
@@ -409,6 +457,7 @@ private final class PoolState: @unchecked Sendable {
             }
             return
         }
+        pinDispatcher()
         withoutActuallyEscaping(body) { escaping in
             let (gen, slot) = nextSlot()
             slot.body = escaping
@@ -420,6 +469,7 @@ private final class PoolState: @unchecked Sendable {
     }
 
     func runSpeculative(items: Int, _ body: @escaping SpeculativeBody) {
+        pinDispatcher()
         if !heldSlots.isEmpty { releaseFreeSlots() }
         let (gen, slot) = nextSlot()
         slot.speculative = body
@@ -529,8 +579,10 @@ private final class PoolState: @unchecked Sendable {
 private final class WorkerContext {
     let state: PoolState
     let index: Int
-    init(state: PoolState, index: Int) {
+    let cpu: Int?
+    init(state: PoolState, index: Int, cpu: Int?) {
         self.state = state
         self.index = index
+        self.cpu = cpu
     }
 }

@@ -65,6 +65,8 @@ struct BenchCommand: ParsableCommand {
         /// Decode work items the calling thread re-ran because the thread holding them was
         /// descheduled (0 on a quiet machine; see ThreadPool.parallelSpeculative).
         var reclaimedItems: Int
+        /// The CPU each thread is pinned to (the calling thread first), or nil if not pinned.
+        var pinnedCPUs: [Int]?
     }
 
     func run() throws {
@@ -84,6 +86,10 @@ struct BenchCommand: ParsableCommand {
         }
         let maxChunk = min(1024, prefill.max() ?? 512)
         let engine = InferenceEngine(model: model, threads: threads, maxChunk: maxChunk, maxContext: longest + 1)
+        if !json {
+            let pinned = engine.pool.pinnedCPUs.map { "pinned to CPUs " + $0.map(String.init).joined(separator: ", ") }
+            print("threads: \(pinned ?? "not pinned (SINKSTREAM_PIN=0, or not one thread per allowed CPU)")")
+        }
         var figures: [Figure] = []
 
         for size in prefill {
@@ -140,7 +146,7 @@ struct BenchCommand: ParsableCommand {
         if json {
             let report = Report(model: model.path, threads: threads, precision: options.precision.rawValue,
                                 kernels: KernelInfo.isaName, benchmarks: figures, kernelBenchmarks: kernelFigures,
-                                reclaimedItems: engine.pool.reclaimedItems)
+                                reclaimedItems: engine.pool.reclaimedItems, pinnedCPUs: engine.pool.pinnedCPUs)
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))

@@ -1,4 +1,6 @@
 import ArgumentParser
+import Foundation
+import Kernels
 
 @main
 struct Sinkstream: ParsableCommand {
@@ -27,4 +29,11 @@ struct Sinkstream: ParsableCommand {
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )
+
+    static func main() {
+        // The process owns its cores: with one thread per CPU, each thread keeps a CPU of its
+        // own (see ThreadPool.init); SINKSTREAM_PIN=0 leaves placement to the scheduler.
+        ThreadPool.pinsThreadsByDefault = ProcessInfo.processInfo.environment["SINKSTREAM_PIN"] != "0"
+        main(nil)
+    }
 }

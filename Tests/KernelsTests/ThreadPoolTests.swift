@@ -125,4 +125,51 @@ struct ThreadPoolTests {
         #expect(big.enumerated().allSatisfy { $0.element == Float($0.offset) })
         #expect(pool.reclaimedItems == 0)
     }
+
+    @Test("Pinning: with one thread per allowed CPU, thread i runs only on the i-th CPU; otherwise nothing is pinned")
+    func pinning() throws {
+        let allowed = CPUAffinity.allowedCPUs()
+        #if os(Linux)
+        try #require(!allowed.isEmpty, "sched_getaffinity is available on Linux")
+        #endif
+        #expect(ThreadPool(threadCount: 1, pinning: true).pinnedCPUs == nil)
+        #expect(ThreadPool(threadCount: allowed.count + 1, pinning: true).pinnedCPUs == nil)
+        #expect(ThreadPool(threadCount: max(2, allowed.count), pinning: false).pinnedCPUs == nil)
+        // The rest needs two CPUs (CI's machine has two).
+        guard allowed.count >= 2 else { return }
+        // Dispatch from a thread of the test's own: the pool pins it, and it ends with the test.
+        let seen = Locked([Set<Int>](repeating: [], count: allowed.count))
+        let pinned = Locked<[Int]?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        let dispatcher = Thread {
+            let pool = ThreadPool(threadCount: allowed.count, pinning: true)
+            pinned.withLock { $0 = pool.pinnedCPUs }
+            let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: 16)
+            defer { out.deallocate() }
+            func record(_ thread: Int) {
+                let end = DispatchTime.now().uptimeNanoseconds + 20_000
+                while DispatchTime.now().uptimeNanoseconds < end {}
+                if let cpu = CPUAffinity.currentCPU() { seen.withLock { _ = $0[thread].insert(cpu) } }
+            }
+            // At least 50 rounds, and until every thread has run items (5 s at most).
+            let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
+            var rounds = 0
+            while rounds < 50 || (seen.withLock { $0.contains { $0.isEmpty } } && DispatchTime.now().uptimeNanoseconds < deadline) {
+                rounds += 1
+                pool.parallel(items: 4 * allowed.count) { _, thread in record(thread) }
+                pool.parallelSpeculative(items: 16, itemFloats: 1) { item, thread, scratch in
+                    record(thread)
+                    scratch[0] = Float(item)
+                    return UnsafeMutableBufferPointer(rebasing: out[item..<(item + 1)])
+                }
+            }
+            pool.quiesce()
+            done.signal()
+        }
+        dispatcher.start()
+        done.wait()
+        #expect(pinned.withLock { $0 } == allowed)
+        // Every thread ran items, each on its own CPU only.
+        #expect(seen.withLock { $0 } == allowed.map { [$0] })
+    }
 }
