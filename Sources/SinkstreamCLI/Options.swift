@@ -12,7 +12,7 @@ struct ModelOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Path to a llama-architecture GGUF model (default: $SINKSTREAM_MODEL, else the cached SmolLM2-135M-Instruct, fetched on first use).", valueName: "path"))
     var model: String?
 
-    @Option(name: .long, help: "Threads for the matrix products and attention (default: all cores).")
+    @Option(name: .long, help: "Threads for the matrix products and attention (default: all cores). With one thread per core, each thread is pinned to its own core (SINKSTREAM_PIN=0 turns that off).")
     var threads: Int?
 
     @Option(name: .long, help: "Arithmetic: 'fast' (8-bit activations, integer kernels) or 'f32' (float activations, the verification path).")
