@@ -75,8 +75,9 @@ public final class ThreadPool: Sendable {
     ///   - threadCount: threads taking part in each job, including the caller (at least 1).
     ///   - reclaim: when the dispatching thread re-runs a speculative item another thread holds.
     ///   - pinning: pin each thread to a CPU of its own, if the pool has one thread for each CPU
-    ///     the process may use (and at least two). Thread `i` gets the `i`-th allowed CPU; the
-    ///     dispatching thread is pinned by its first job and stays pinned after the pool is gone.
+    ///     the creating thread may use (and at least two). Thread `i` gets the `i`-th allowed CPU;
+    ///     the dispatching thread is pinned by its first job, and gets its CPUs back when the
+    ///     pool is gone (the last of them, if several pools pin it).
     ///     Pinned, the two threads of a 2-core machine keep a core each when another process
     ///     wants one: the scheduler then shares a core between that process and one of ours,
     ///     instead of at times putting both of ours on one core (the idle worker's core does
@@ -84,17 +85,21 @@ public final class ThreadPool: Sendable {
     public init(threadCount: Int, reclaim: Reclaim = ThreadPool.defaultReclaim,
                 pinning: Bool = ThreadPool.pinsThreadsByDefault) {
         let count = max(1, threadCount)
-        let allowed = pinning && count >= 2 ? CPUAffinity.allowedCPUs() : []
-        let cpus = allowed.count == count ? allowed : nil
+        // A thread another pool has pinned decides from the CPUs it had before, and its new
+        // threads get those back instead of inheriting the pin.
+        let original = CPUAffinity.currentThreadID().flatMap { DispatcherPins.shared.original(of: $0) }
+        let allowed = original ?? (pinning && count >= 2 ? CPUAffinity.allowedCPUs() : [])
+        let cpus = pinning && count >= 2 && allowed.count == count ? allowed : nil
         let state = PoolState(threads: count, reclaim: reclaim, dispatcherCPU: cpus?[0])
         var started: [pthread_t] = []
         for index in 1..<count {
-            let box = Unmanaged.passRetained(WorkerContext(state: state, index: index, cpu: cpus?[index]))
+            let mask = cpus.map { [$0[index]] } ?? original
+            let box = Unmanaged.passRetained(WorkerContext(state: state, index: index, cpus: mask))
             var thread = pthread_t()
             let rc = pthread_create(&thread, nil, { raw in
                 guard let raw else { return nil }
                 let context = Unmanaged<WorkerContext>.fromOpaque(raw).takeRetainedValue()
-                if let cpu = context.cpu { CPUAffinity.pinCallingThread(to: cpu) }
+                if let cpus = context.cpus { CPUAffinity.setAllowedCPUs(cpus) }
                 context.state.workerLoop(index: context.index)
                 return nil
             }, box.toOpaque())
@@ -111,6 +116,7 @@ public final class ThreadPool: Sendable {
     deinit {
         state.stop()
         for thread in threads { pthread_join(thread, nil) }
+        state.releaseDispatcherPins()
     }
 
     /// Runs `body(item, thread)` for every `item` in `0..<items` and returns when all are done.
@@ -266,9 +272,10 @@ private final class PoolState: @unchecked Sendable {
 
     /// The CPU the dispatching thread is pinned to by its first job, if the pool pins.
     var dispatcherCPU: Int?
-    /// The thread last pinned to `dispatcherCPU`. Both are the dispatching side's, like
-    /// `generation`: set before the pool is shared, then touched only by the dispatching thread.
-    private var pinnedDispatcher: pthread_t?
+    /// The kernel thread ids this pool has pinned to `dispatcherCPU` (see `DispatcherPins`),
+    /// the last one first. Both are the dispatching side's, like `generation`: set before the
+    /// pool is shared, then touched only by the dispatching thread (and by `deinit`).
+    private var pinnedDispatchers: [pid_t] = []
 
     init(threads: Int, reclaim: ThreadPool.Reclaim, dispatcherCPU: Int?) {
         self.reclaim = reclaim
@@ -425,14 +432,24 @@ private final class PoolState: @unchecked Sendable {
         }
     }
 
-    /// Pins the dispatching thread to `dispatcherCPU` unless it already is.
+    /// Pins the dispatching thread to `dispatcherCPU` unless this pool already has (by kernel
+    /// thread id: a `pthread_t` may be reused by a new thread as soon as the old one ends).
     @inline(__always)
     private func pinDispatcher() {
-        guard let cpu = dispatcherCPU else { return }
-        let me = pthread_self()
-        if let pinned = pinnedDispatcher, pthread_equal(pinned, me) != 0 { return }
-        CPUAffinity.pinCallingThread(to: cpu)
-        pinnedDispatcher = me
+        guard let cpu = dispatcherCPU, let me = CPUAffinity.currentThreadID() else { return }
+        if pinnedDispatchers.first == me { return }
+        if let index = pinnedDispatchers.firstIndex(of: me) {
+            pinnedDispatchers.swapAt(0, index)
+            return
+        }
+        DispatcherPins.shared.pin(me, to: cpu)
+        pinnedDispatchers.insert(me, at: 0)
+    }
+
+    /// Gives the threads this pool pinned their CPUs back (unless another pool still pins them).
+    func releaseDispatcherPins() {
+        for thread in pinnedDispatchers { DispatcherPins.shared.release(thread) }
+        pinnedDispatchers.removeAll()
     }
 
     /// Publishes generation `gen` with `items` items and wakes sleeping workers.
@@ -579,10 +596,11 @@ private final class PoolState: @unchecked Sendable {
 private final class WorkerContext {
     let state: PoolState
     let index: Int
-    let cpu: Int?
-    init(state: PoolState, index: Int, cpu: Int?) {
+    /// The CPUs the worker sets for itself at start (nil: it keeps its creator's).
+    let cpus: [Int]?
+    init(state: PoolState, index: Int, cpus: [Int]?) {
         self.state = state
         self.index = index
-        self.cpu = cpu
+        self.cpus = cpus
     }
 }

@@ -135,30 +135,32 @@ public final class RunStore: Sendable {
         config.journalMode = .default  // keep the file's mode: rollback journal for a new file
         let queue = try DatabaseQueue(path: path, configuration: config)
         defer { try? queue.close() }
-        let deadline = Date(timeIntervalSinceNow: Self.busyTimeout)
+        let deadline = ContinuousClock.now + .milliseconds(Int(Self.busyTimeout * 1000))
         while true {
             do {
-                let ours = try queue.inDatabase { db -> Bool in
-                    var ours = false
-                    try db.inTransaction(.immediate) {
-                        let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
-                        let hasTables = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM sqlite_master)") ?? false
-                        if applicationID == 0 && !hasTables {
-                            try db.execute(sql: "PRAGMA application_id = \(RunStore.applicationID)")
-                            ours = true
-                        } else {
-                            ours = applicationID == RunStore.applicationID
-                        }
-                        return .commit
-                    }
-                    return ours
+                // Read first: another program's database is left alone, not even write-locked.
+                let (applicationID, tables) = try queue.read { db in
+                    (try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0, try userTables(db, limit: 1))
                 }
-                guard ours else { return }  // `checkOwnership` refuses it
+                if applicationID != RunStore.applicationID {
+                    guard applicationID == 0 && tables.isEmpty else { return }  // `checkOwnership` refuses it
+                    try queue.inDatabase { db in
+                        try db.inTransaction(.immediate) {
+                            // Claim it unless someone else wrote to it in between.
+                            if try Int32.fetchOne(db, sql: "PRAGMA application_id") == 0, try userTables(db, limit: 1).isEmpty {
+                                try db.execute(sql: "PRAGMA application_id = \(RunStore.applicationID)")
+                            }
+                            return .commit
+                        }
+                    }
+                    if ContinuousClock.now >= deadline { return }  // the pool reports what is wrong
+                    continue  // read again: ours now, or someone else's
+                }
                 try queue.inDatabase { db in
                     _ = try String.fetchOne(db, sql: "PRAGMA journal_mode = WAL")
                 }
                 return
-            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && Date() < deadline {
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY && ContinuousClock.now < deadline {
                 usleep(2_000)
             }
         }
@@ -175,13 +177,19 @@ public final class RunStore: Sendable {
         return header[18] != 2 || header[19] != 2
     }
 
+    /// Names of the database's own tables (not SQLite's), in order, at most `limit`: a database
+    /// with none and no application id counts as empty.
+    private static func userTables(_ db: Database, limit: Int) throws -> [String] {
+        try String.fetchAll(db, sql: """
+            SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT ?
+            """, arguments: [limit])
+    }
+
     /// Throws `.foreignDatabase` unless the database is empty or carries our application id.
     private static func checkOwnership(_ db: Database, path: String) throws {
         let applicationID = try Int32.fetchOne(db, sql: "PRAGMA application_id") ?? 0
         if applicationID == RunStore.applicationID { return }
-        let tables = try String.fetchAll(db, sql: """
-            SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name LIMIT 5
-            """)
+        let tables = try userTables(db, limit: 5)
         if applicationID == 0 && tables.isEmpty { return }
         let owner = applicationID == 0
             ? "it has no application id"

@@ -73,7 +73,7 @@ struct CommandLineTests {
         let dir = try Fixtures.temporaryDirectory("bad-docs-cli")
         let db = dir.appendingPathComponent("runs.sqlite").path
         let empty = dir.appendingPathComponent("empty.txt").path
-        FileManager.default.createFile(atPath: empty, contents: Data())
+        #expect(FileManager.default.createFile(atPath: empty, contents: Data()))
         let invalid = dir.appendingPathComponent("invalid.txt").path
         try Data(Array("abc".utf8) + [0xC3, 0x28] + Array("def".utf8)).write(to: URL(fileURLWithPath: invalid))
         let blank = dir.appendingPathComponent("blank.txt").path

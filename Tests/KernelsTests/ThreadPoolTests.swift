@@ -126,7 +126,7 @@ struct ThreadPoolTests {
         #expect(pool.reclaimedItems == 0)
     }
 
-    @Test("Pinning: with one thread per allowed CPU, thread i runs only on the i-th CPU; otherwise nothing is pinned")
+    @Test("Pinning: thread i gets the i-th allowed CPU, also for a second pool on a pinned thread; a pool that does not pin gives its workers the CPUs back; the dispatching thread gets them back when its pools are gone")
     func pinning() throws {
         let allowed = CPUAffinity.allowedCPUs()
         #if os(Linux)
@@ -137,26 +137,25 @@ struct ThreadPoolTests {
         #expect(ThreadPool(threadCount: max(2, allowed.count), pinning: false).pinnedCPUs == nil)
         // The rest needs two CPUs (CI's machine has two).
         guard allowed.count >= 2 else { return }
-        // Dispatch from a thread of the test's own: the pool pins it, and it ends with the test.
-        let seen = Locked([Set<Int>](repeating: [], count: allowed.count))
-        let pinned = Locked<[Int]?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let dispatcher = Thread {
-            let pool = ThreadPool(threadCount: allowed.count, pinning: true)
-            pinned.withLock { $0 = pool.pinnedCPUs }
+        let n = allowed.count
+
+        /// Runs ordinary and speculative jobs on `pool` until every thread has run items (at
+        /// least 20 rounds, at most 5 s), and returns the CPU masks each thread index had.
+        @Sendable func masks(_ pool: ThreadPool) -> [Set<[Int]>] {
+            let seen = Locked([Set<[Int]>](repeating: [], count: n))
             let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: 16)
             defer { out.deallocate() }
             func record(_ thread: Int) {
                 let end = DispatchTime.now().uptimeNanoseconds + 20_000
                 while DispatchTime.now().uptimeNanoseconds < end {}
-                if let cpu = CPUAffinity.currentCPU() { seen.withLock { _ = $0[thread].insert(cpu) } }
+                let mask = CPUAffinity.allowedCPUs()
+                seen.withLock { _ = $0[thread].insert(mask) }
             }
-            // At least 50 rounds, and until every thread has run items (5 s at most).
             let deadline = DispatchTime.now().uptimeNanoseconds + 5_000_000_000
             var rounds = 0
-            while rounds < 50 || (seen.withLock { $0.contains { $0.isEmpty } } && DispatchTime.now().uptimeNanoseconds < deadline) {
+            while rounds < 20 || (seen.withLock { $0.contains { $0.isEmpty } } && DispatchTime.now().uptimeNanoseconds < deadline) {
                 rounds += 1
-                pool.parallel(items: 4 * allowed.count) { _, thread in record(thread) }
+                pool.parallel(items: 4 * n) { _, thread in record(thread) }
                 pool.parallelSpeculative(items: 16, itemFloats: 1) { item, thread, scratch in
                     record(thread)
                     scratch[0] = Float(item)
@@ -164,12 +163,45 @@ struct ThreadPoolTests {
                 }
             }
             pool.quiesce()
+            return seen.withLock { $0 }
+        }
+
+        struct Seen: Sendable {
+            var pinned: [[Int]?] = []
+            var masks: [[Set<[Int]>]] = []
+            var dispatcherWhilePinned: [Int] = []
+            var dispatcherAfter: [Int] = []
+        }
+        let result = Locked(Seen())
+        let done = DispatchSemaphore(value: 0)
+        // Dispatch from a thread of the test's own, so no Swift Testing thread is ever pinned.
+        let dispatcher = Thread {
+            var seen = Seen()
+            do {
+                let first = ThreadPool(threadCount: n, pinning: true)
+                seen.masks.append(masks(first))
+                // Made on the now pinned thread: decides from the thread's CPUs before the pin.
+                let second = ThreadPool(threadCount: n, pinning: true)
+                seen.masks.append(masks(second))
+                let unpinned = ThreadPool(threadCount: n, pinning: false)
+                seen.masks.append(masks(unpinned))
+                seen.pinned = [first.pinnedCPUs, second.pinnedCPUs, unpinned.pinnedCPUs]
+                seen.dispatcherWhilePinned = CPUAffinity.allowedCPUs()
+            }
+            seen.dispatcherAfter = CPUAffinity.allowedCPUs()
+            result.withLock { $0 = seen }
             done.signal()
         }
         dispatcher.start()
         done.wait()
-        #expect(pinned.withLock { $0 } == allowed)
-        // Every thread ran items, each on its own CPU only.
-        #expect(seen.withLock { $0 } == allowed.map { [$0] })
+        let seen = result.withLock { $0 }
+        #expect(seen.pinned == [allowed, allowed, nil])
+        let pinnedMasks = allowed.map { Set([[$0]]) }
+        #expect(seen.masks[0] == pinnedMasks, "first pool: thread i only ever on the i-th CPU")
+        #expect(seen.masks[1] == pinnedMasks, "second pool on the pinned thread")
+        // The unpinned pool's workers have every CPU back; its dispatching thread is still pinned.
+        #expect(seen.masks[2] == [Set([[allowed[0]]])] + Array(repeating: Set([allowed]), count: n - 1))
+        #expect(seen.dispatcherWhilePinned == [allowed[0]])
+        #expect(seen.dispatcherAfter == allowed, "the dispatching thread has its CPUs back")
     }
 }
