@@ -92,7 +92,10 @@ public final class ThreadPool: Sendable {
         let cpus = pinning && count >= 2 && allowed.count == count ? allowed : nil
         let state = PoolState(threads: count, reclaim: reclaim, dispatcherCPU: cpus?[0])
         var started: [pthread_t] = []
-        for index in 1..<count {
+        for _ in 1..<count {
+            // Indices stay dense if a thread cannot be started (callers size per-thread memory
+            // by `threadCount`).
+            let index = started.count + 1
             let mask = cpus.map { [$0[index]] } ?? original
             let box = Unmanaged.passRetained(WorkerContext(state: state, index: index, cpus: mask))
             var thread = pthread_t()
