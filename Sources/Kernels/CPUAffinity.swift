@@ -6,17 +6,15 @@ import Darwin
 
 /// The CPU affinity of the calling thread, on Linux; elsewhere nothing can be pinned.
 ///
-/// Swift's Glibc module does not declare the GNU affinity calls (`sched_setaffinity`,
-/// `sched_getaffinity`, `sched_getcpu`), so they are looked up once with `dlsym`.
+/// Swift's Glibc module does not declare the GNU calls (`sched_setaffinity`,
+/// `sched_getaffinity`, `gettid`), so they are looked up once with `dlsym`.
 public enum CPUAffinity {
     private typealias AffinityCall = @convention(c) (pid_t, Int, UnsafeMutableRawPointer?) -> Int32
-    private typealias CPUCall = @convention(c) () -> Int32
     private typealias ThreadIDCall = @convention(c) () -> pid_t
 
     private struct Calls: Sendable {
         let get: AffinityCall?
         let set: AffinityCall?
-        let cpu: CPUCall?
         let tid: ThreadIDCall?
     }
 
@@ -28,25 +26,36 @@ public enum CPUAffinity {
         }
         return Calls(get: load("sched_getaffinity", as: AffinityCall.self),
                      set: load("sched_setaffinity", as: AffinityCall.self),
-                     cpu: load("sched_getcpu", as: CPUCall.self),
                      tid: load("gettid", as: ThreadIDCall.self))
         #else
-        return Calls(get: nil, set: nil, cpu: nil, tid: nil)
+        return Calls(get: nil, set: nil, tid: nil)
         #endif
     }()
 
     /// Words of a CPU mask: 1,024 CPUs, the size of glibc's `cpu_set_t`.
     private static let maskWords = 16
 
-    /// The calling thread's kernel thread id, or nil if that cannot be known.
-    public static func currentThreadID() -> pid_t? { calls.tid?() }
+    /// Thread-specific slot caching each thread's kernel thread id, so that asking for it (once
+    /// per pool job) is not a system call.
+    private static let threadIDKey: pthread_key_t? = {
+        var key = pthread_key_t()
+        return pthread_key_create(&key, nil) == 0 ? key : nil
+    }()
 
-    /// The CPUs thread `thread` (a kernel thread id; 0: the calling thread) may run on,
-    /// ascending; empty if that cannot be known.
-    public static func allowedCPUs(thread: pid_t = 0) -> [Int] {
+    /// The calling thread's kernel thread id, or nil if that cannot be known.
+    public static func currentThreadID() -> pid_t? {
+        guard let key = threadIDKey else { return calls.tid?() }
+        if let cached = pthread_getspecific(key) { return pid_t(truncatingIfNeeded: Int(bitPattern: cached)) }
+        guard let tid = calls.tid?(), tid > 0 else { return nil }
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: Int(tid)))
+        return tid
+    }
+
+    /// The CPUs the calling thread may run on, ascending; empty if that cannot be known.
+    public static func allowedCPUs() -> [Int] {
         guard let get = calls.get else { return [] }
         var mask = [UInt64](repeating: 0, count: maskWords)
-        let rc = mask.withUnsafeMutableBytes { get(thread, $0.count, $0.baseAddress) }
+        let rc = mask.withUnsafeMutableBytes { get(0, $0.count, $0.baseAddress) }
         guard rc == 0 else { return [] }
         var cpus: [Int] = []
         for (index, word) in mask.enumerated() {
@@ -75,13 +84,6 @@ public enum CPUAffinity {
     /// Restricts the calling thread to `cpu`. Returns whether that worked.
     @discardableResult
     public static func pinCallingThread(to cpu: Int) -> Bool { setAllowedCPUs([cpu]) }
-
-    /// The CPU the calling thread is running on, or nil if that cannot be known.
-    public static func currentCPU() -> Int? {
-        guard let cpu = calls.cpu else { return nil }
-        let value = cpu()
-        return value >= 0 ? Int(value) : nil
-    }
 }
 
 /// The dispatching threads that pools have pinned, with the CPUs each could use before.
