@@ -46,6 +46,49 @@ public enum VectorMath {
         }
     }
 
+    /// `gate[i] = gelu_tanh(gate[i]) * up[i]`, with
+    /// `gelu_tanh(g) = 0.5·g·(1 + tanh(√(2/π)·(g + 0.044715·g³)))` and `tanh(y) = 1 − 2/(e^{2y} + 1)`.
+    @inlinable
+    public static func geluTanhGLU(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count n: Int) {
+        let c = SIMD8<Float>(repeating: 0.7978845608028654), k = SIMD8<Float>(repeating: 0.044715)
+        @inline(__always) func gelu(_ g: SIMD8<Float>) -> SIMD8<Float> {
+            let y = c * (g + k * g * g * g)
+            let t = 1 - 2 / (exp(2 * y) + 1)
+            return 0.5 * g * (1 + t)
+        }
+        var i = 0
+        while i + 8 <= n {
+            let g = SIMD8<Float>(UnsafeBufferPointer(start: gate + i, count: 8))
+            let u = SIMD8<Float>(UnsafeBufferPointer(start: up + i, count: 8))
+            store(gelu(g) * u, to: gate + i)
+            i += 8
+        }
+        while i < n {
+            gate[i] = gelu(SIMD8<Float>(repeating: gate[i]))[0] * up[i]
+            i += 1
+        }
+    }
+
+    /// `x[i] *= s`.
+    @inlinable
+    public static func scale(_ x: UnsafeMutablePointer<Float>, by s: Float, count n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            store(SIMD8<Float>(UnsafeBufferPointer(start: x + i, count: 8)) * s, to: x + i)
+            i += 8
+        }
+        while i < n { x[i] *= s; i += 1 }
+    }
+
+    /// `x[i] = cap · tanh(x[i] / cap)` (logit soft-capping).
+    @inlinable
+    public static func softCap(_ x: UnsafeMutablePointer<Float>, cap: Float, count n: Int) {
+        for i in 0..<n {
+            let y = x[i] / cap
+            x[i] = cap * (1 - 2 / (exp(SIMD8<Float>(repeating: 2 * y))[0] + 1))
+        }
+    }
+
     /// `x[i] += y[i]`.
     @inlinable
     public static func add(_ y: UnsafePointer<Float>, into x: UnsafeMutablePointer<Float>, count n: Int) {

@@ -23,7 +23,7 @@ enum Attention {
     @inline(__always)
     static func attend(
         qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, token: Int, view: QueryView,
-        storage: KVStorage, layer: Int, kvHead: Int, scores: UnsafeMutablePointer<Float>,
+        storage: KVStorage, layer: Int, kvHead: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
         out: UnsafeMutablePointer<Float>
     ) {
         let d = storage.headDimension, stride = storage.slotStride
@@ -31,7 +31,6 @@ enum Attention {
         let keys = storage.keys + base, values = storage.values + base
         let (segments, n) = visibleSegments(token: token, view: view, storage: storage)
         let rowStride = n + 8
-        let scale = 1 / Float(d).squareRoot()
 
         for h in 0..<group {
             let row = scores + h * rowStride
@@ -120,7 +119,7 @@ enum Attention {
     @inline(__always)
     static func attendHalf(
         qRecent: UnsafePointer<Float>, qSink: UnsafePointer<Float>, group: Int, segments: HalfSegments,
-        storage: KVStorage, layer: Int, kvHead: Int, scores: UnsafeMutablePointer<Float>,
+        storage: KVStorage, layer: Int, kvHead: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
         out: UnsafeMutablePointer<Float>, stats: UnsafeMutablePointer<Float>? = nil
     ) {
         let d = storage.headDimension
@@ -129,7 +128,7 @@ enum Attention {
             tuple.withMemoryRebound(to: ss_attn_segment.self, capacity: 3) { list in
                 ss_attend_f16(storage.kernelISA, qRecent, qSink, Int64(group), Int64(d), storage.halfKeys + base,
                               storage.halfValues + base, Int64(storage.slotStride), list, 3,
-                              1 / Float(d).squareRoot(), scores, out, stats)
+                              scale, scores, out, stats)
             }
         }
     }

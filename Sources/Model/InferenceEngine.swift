@@ -24,17 +24,24 @@ public struct ForwardResult: Sendable {
     }
 }
 
-/// Runs the llama forward pass over chunks of tokens against a ``KVStorage``.
+/// Runs the forward pass a ``ModelConfig`` describes over chunks of tokens against a
+/// ``LayeredKVStorage``.
 ///
 /// One engine serves one stream at a time; it owns the scratch buffers for chunks of up to
-/// `maxChunk` tokens and a thread pool. Scoring and generation both call ``forward``.
+/// `maxChunk` tokens and a thread pool. Scoring and generation both call ``forward``. The
+/// engine executes the description (optional biases and norms, RoPE pairing and bases per
+/// layer, activation, sliding-window layers) and never asks which architecture it runs.
 public final class InferenceEngine {
-    public let model: LlamaModel
+    public let model: LanguageModel
     public let pool: ThreadPool
     public let maxChunk: Int
     public let precision: Precision
-    let rope: Rope
-    let c: LlamaConfig
+    /// One rotation per distinct RoPE base; `layerRope[l]` indexes layer `l`'s.
+    let ropes: [Rope]
+    let layerRope: [Int]
+    /// Whether some global layer uses rotation `r` (sink-rotated queries are only needed there).
+    let ropeHasGlobalLayer: [Bool]
+    let c: ModelConfig
     private let workspace: Workspace
 
     /// Output rows handled per block in the fused loss (fixed, so reductions do not depend on
@@ -48,50 +55,86 @@ public final class InferenceEngine {
     /// - Parameters:
     ///   - threads: threads for every parallel step (the caller's included).
     ///   - maxChunk: the most tokens one ``forward`` call may process.
-    ///   - maxContext: the most keys one query may attend to (sinks + recent).
+    ///   - maxContext: the most keys one query of a global layer may attend to (sinks + recent).
     ///   - reclaim: when a decode step re-runs work a descheduled thread holds (see ThreadPool).
-    public init(model: LlamaModel, threads: Int, maxChunk: Int, maxContext: Int,
+    public init(model: LanguageModel, threads: Int, maxChunk: Int, maxContext: Int,
                 reclaim: ThreadPool.Reclaim = ThreadPool.defaultReclaim) {
         self.model = model
         self.precision = model.precision
-        self.pool = ThreadPool(threadCount: threads, reclaim: reclaim)
+        let pool = ThreadPool(threadCount: threads, reclaim: reclaim)
+        self.pool = pool
         self.maxChunk = max(1, maxChunk)
-        self.c = model.config
-        self.rope = Rope(headDimension: c.headDimension, base: c.ropeFreqBase)
-        self.workspace = Workspace(config: c, maxChunk: self.maxChunk, maxContext: maxContext,
-                                   threads: pool.threadCount, vocabularyBlock: Self.vocabularyBlock)
+        let c = model.config
+        self.c = c
+        var bases: [Double] = [], layerRope: [Int] = []
+        for layer in c.layers {
+            if let i = bases.firstIndex(of: layer.ropeBase) { layerRope.append(i) }
+            else { layerRope.append(bases.count); bases.append(layer.ropeBase) }
+        }
+        self.ropes = bases.map { Rope(headDimension: c.headDimension, base: $0, style: c.ropeStyle) }
+        self.layerRope = layerRope
+        self.ropeHasGlobalLayer = bases.indices.map { r in
+            c.layers.indices.contains { layerRope[$0] == r && c.layers[$0].attention == .global }
+        }
+        let chunk = max(1, maxChunk)
+        self.workspace = Workspace(config: c, maxChunk: chunk, maxContext: max(maxContext, c.slidingWindow ?? 0),
+                                   threads: pool.threadCount, vocabularyBlock: Self.vocabularyBlock,
+                                   ropeTables: bases.count)
     }
 
     // Late speculative items (see ThreadPool) read the workspace and weights through raw pointers.
     deinit { pool.quiesce() }
 
     /// Bytes of scratch memory an engine with these sizes allocates.
-    public static func workspaceBytes(config: LlamaConfig, threads: Int, maxChunk: Int, maxContext: Int) -> Int {
-        Workspace.byteCount(config: config, maxChunk: maxChunk, maxContext: maxContext, threads: threads,
-                            vocabularyBlock: vocabularyBlock)
+    public static func workspaceBytes(config: ModelConfig, threads: Int, maxChunk: Int, maxContext: Int) -> Int {
+        Workspace.byteCount(config: config, maxChunk: maxChunk, maxContext: max(maxContext, config.slidingWindow ?? 0),
+                            threads: threads, vocabularyBlock: vocabularyBlock)
+    }
+
+    /// K/V storage for this engine's model: global layers shaped `sinkCapacity + ringCapacity`
+    /// (the attention mode's cache), sliding layers their own window.
+    public func makeStorage(sinkCapacity: Int, ringCapacity: Int) -> LayeredKVStorage {
+        LayeredKVStorage(config: c, sinkCapacity: sinkCapacity, ringCapacity: ringCapacity, maxChunk: maxChunk,
+                         element: kvElement)
     }
 
     /// Processes tokens `first ..< first + tokens.count` of a stream.
     ///
-    /// Each token's keys and values are written to `storage`; token `first + i` then attends
-    /// as `views[i]` says. Token-by-token calls and one chunked call give the same numbers.
+    /// Each token's keys and values are written to `storage`; in global layers token
+    /// `first + i` then attends as `views[i]` says, in sliding layers to the model's window of
+    /// recent tokens. Token-by-token calls and one chunked call give the same numbers.
     public func forward(
-        tokens: [Int32], first: Int, views: [QueryView], storage: KVStorage, output: ForwardOutput
+        tokens: [Int32], first: Int, views: [QueryView], storage: LayeredKVStorage, output: ForwardOutput
     ) -> ForwardResult {
         let n = tokens.count
         precondition(n > 0 && n <= maxChunk && views.count == n, "forward: chunk of \(n) tokens, views \(views.count), limit \(maxChunk)")
         let w = workspace, e = c.embeddingLength, f = c.feedForwardLength
-        let half = c.headDimension / 2
+        let d = c.headDimension, qw = c.queryWidth
         let fast = precision == .fast
+        let slidingViews = c.slidingWindow.map { window in
+            (0..<n).map { i in QueryView(sinkCount: 0, recentFirst: max(0, first + i - window + 1), sinkPosition: first + i) }
+        }
 
         // Embeddings and RoPE tables for this chunk.
         for i in 0..<n {
             model.weights.tokenEmbedding.dequantizeRow(Int(tokens[i]), into: w.x + i * e)
-            rope.table(position: first + i, into: w.ropeRecent + i * 2 * half)
-            rope.table(position: views[i].sinkPosition, into: w.ropeSink + i * 2 * half)
+            if let scale = c.embeddingScale { VectorMath.scale(w.x + i * e, by: scale, count: e) }
+            for (r, rope) in ropes.enumerated() {
+                rope.table(position: first + i, into: w.ropeRecent + r * w.ropeTableFloats + i * d)
+                if ropeHasGlobalLayer[r] {
+                    rope.table(position: views[i].sinkPosition, into: w.ropeSink + r * w.ropeTableFloats + i * d)
+                }
+            }
         }
 
         for (layerIndex, layer) in model.weights.layers.enumerated() {
+            let (layerStorage, groupLayer) = storage.storage(layer: layerIndex)
+            let layerViews: [QueryView]
+            if case .sliding = c.layers[layerIndex].attention, let slidingViews { layerViews = slidingViews } else { layerViews = views }
+            let r = layerRope[layerIndex]
+            let rotation = RopeTables(rope: ropes[r], recent: w.ropeRecent + r * w.ropeTableFloats,
+                                      sink: w.ropeSink + r * w.ropeTableFloats)
+
             // Attention block.
             for i in 0..<n {
                 VectorMath.rmsNorm(w.x + i * e, weight: layer.attentionNorm, count: e, eps: c.rmsEpsilon, into: w.h + i * e)
@@ -99,10 +142,28 @@ public final class InferenceEngine {
             if fast { Matmul.quantize(w.h, tokens: n, cols: e, into: w.hq, pool: pool) }
             Matmul.run([.init(layer.query, w.q), .init(layer.key, w.k), .init(layer.value, w.v)],
                        x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
-            storeKeysValues(n: n, first: first, views: views, storage: storage, layer: layerIndex)
-            attention(n: n, first: first, views: views, storage: storage, layer: layerIndex)
-            if fast { Matmul.quantize(w.attn, tokens: n, cols: e, into: w.hq, pool: pool) }
+            if let bq = layer.queryBias, let bk = layer.keyBias, let bv = layer.valueBias {
+                for i in 0..<n {
+                    VectorMath.add(bq, into: w.q + i * qw, count: qw)
+                    VectorMath.add(bk, into: w.k + i * c.kvWidth, count: c.kvWidth)
+                    VectorMath.add(bv, into: w.v + i * c.kvWidth, count: c.kvWidth)
+                }
+            }
+            if let qn = layer.queryNorm, let kn = layer.keyNorm {
+                for head in 0..<(n * c.headCount) {
+                    VectorMath.rmsNorm(w.q + head * d, weight: qn, count: d, eps: c.rmsEpsilon, into: w.q + head * d)
+                }
+                for head in 0..<(n * c.kvHeadCount) {
+                    VectorMath.rmsNorm(w.k + head * d, weight: kn, count: d, eps: c.rmsEpsilon, into: w.k + head * d)
+                }
+            }
+            storeKeysValues(n: n, first: first, storage: layerStorage, layer: groupLayer, rotation: rotation)
+            attention(n: n, first: first, views: layerViews, storage: layerStorage, layer: groupLayer, rotation: rotation)
+            if fast { Matmul.quantize(w.attn, tokens: n, cols: qw, into: w.hq, pool: pool) }
             Matmul.run([.init(layer.output, w.h)], x: w.attn, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
+            if let post = layer.postAttentionNorm {
+                for i in 0..<n { VectorMath.rmsNorm(w.h + i * e, weight: post, count: e, eps: c.rmsEpsilon, into: w.h + i * e) }
+            }
             VectorMath.add(w.h, into: w.x, count: n * e)
 
             // Feed-forward block.
@@ -112,9 +173,15 @@ public final class InferenceEngine {
             if fast { Matmul.quantize(w.h, tokens: n, cols: e, into: w.hq, pool: pool) }
             Matmul.run([.init(layer.gate, w.gate), .init(layer.up, w.up)],
                        x: w.h, q: fast ? UnsafeRawPointer(w.hq) : nil, tokens: n, pool: pool)
-            VectorMath.swiGLU(gate: w.gate, up: w.up, count: n * f)
+            switch c.activation {
+            case .silu: VectorMath.swiGLU(gate: w.gate, up: w.up, count: n * f)
+            case .geluTanh: VectorMath.geluTanhGLU(gate: w.gate, up: w.up, count: n * f)
+            }
             if fast { Matmul.quantize(w.gate, tokens: n, cols: f, into: w.fq, pool: pool) }
             Matmul.run([.init(layer.down, w.h)], x: w.gate, q: fast ? UnsafeRawPointer(w.fq) : nil, tokens: n, pool: pool)
+            if let post = layer.postFFNNorm {
+                for i in 0..<n { VectorMath.rmsNorm(w.h + i * e, weight: post, count: e, eps: c.rmsEpsilon, into: w.h + i * e) }
+            }
             VectorMath.add(w.h, into: w.x, count: n * e)
         }
 
@@ -129,12 +196,19 @@ public final class InferenceEngine {
         }
     }
 
+    /// One layer's rotation and the chunk's tables for it (at the absolute index, at the sink position).
+    struct RopeTables {
+        let rope: Rope
+        let recent: UnsafeMutablePointer<Float>
+        let sink: UnsafeMutablePointer<Float>
+    }
+
     /// Rotates the chunk's keys at their absolute index and writes K and V into the storage.
-    private func storeKeysValues(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
-        let w = workspace, kv = c.kvWidth, d = c.headDimension, half = d / 2
+    private func storeKeysValues(n: Int, first: Int, storage: KVStorage, layer: Int, rotation: RopeTables) {
+        let w = workspace, kv = c.kvWidth, d = c.headDimension
         for i in 0..<n {
             let k = w.k + i * kv, v = w.v + i * kv
-            rope.apply(k, heads: c.kvHeadCount, table: w.ropeRecent + i * 2 * half)
+            rotation.rope.apply(k, heads: c.kvHeadCount, table: rotation.recent + i * d)
             let slot = storage.slot(first + i)
             for head in 0..<c.kvHeadCount {
                 storage.store(layer: layer, head: head, slot: slot, key: k + head * d, value: v + head * d)
@@ -143,16 +217,16 @@ public final class InferenceEngine {
     }
 
     /// Attention for every (token, KV head) of the chunk, split statically over the threads.
-    private func attention(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
-        let w = workspace, e = c.embeddingLength, d = c.headDimension, half = d / 2
+    private func attention(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int, rotation: RopeTables) {
+        let w = workspace, qw = c.queryWidth, d = c.headDimension, scale = c.queryScale
         let group = c.headCount / c.kvHeadCount
         // Queries rotated twice: at the absolute index (recent keys) and at the slot (sinks).
         for i in 0..<n {
-            let q = w.q + i * e, qs = w.qSink + i * e
+            let q = w.q + i * qw, qs = w.qSink + i * qw
             let needsSink = views[i].sinkCount > 0 && views[i].sinkPosition != first + i
-            if needsSink { qs.update(from: q, count: e) }
-            rope.apply(q, heads: c.headCount, table: w.ropeRecent + i * 2 * half)
-            if needsSink { rope.apply(qs, heads: c.headCount, table: w.ropeSink + i * 2 * half) }
+            if needsSink { qs.update(from: q, count: qw) }
+            rotation.rope.apply(q, heads: c.headCount, table: rotation.recent + i * d)
+            if needsSink { rotation.rope.apply(qs, heads: c.headCount, table: rotation.sink + i * d) }
         }
         if storage.element == .float16 {
             attentionHalf(n: n, first: first, views: views, storage: storage, layer: layer)
@@ -163,10 +237,10 @@ public final class InferenceEngine {
             let i = unit / c.kvHeadCount, g = unit % c.kvHeadCount
             let view = views[i]
             let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
-            let offset = i * e + g * group * d
+            let offset = i * qw + g * group * d
             Attention.attend(
                 qRecent: w.q + offset, qSink: needsSink ? w.qSink + offset : w.q + offset, group: group,
-                token: first + i, view: view, storage: storage, layer: layer, kvHead: g, scores: scores,
+                token: first + i, view: view, storage: storage, layer: layer, kvHead: g, scale: scale, scores: scores,
                 out: w.attn + offset)
         }
     }
@@ -179,13 +253,13 @@ public final class InferenceEngine {
     /// run every part, or for a one-part query every head, as its own item, so two threads share
     /// even a single token's attention.
     private func attentionHalf(n: Int, first: Int, views: [QueryView], storage: KVStorage, layer: Int) {
-        let w = workspace, e = c.embeddingLength, d = c.headDimension
+        let w = workspace, qw = c.queryWidth, d = c.headDimension, scale = c.queryScale
         let group = c.headCount / c.kvHeadCount, kvHeads = c.kvHeadCount
         let partFloats = w.attnPartFloats, perQuery = w.attnPartsPerQuery
         @inline(__always) func queries(_ i: Int, _ g: Int, head: Int = 0) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int) {
             let view = views[i]
             let needsSink = view.sinkCount > 0 && view.sinkPosition != first + i
-            let offset = i * e + (g * group + head) * d
+            let offset = i * qw + (g * group + head) * d
             return (w.q + offset, needsSink ? w.qSink + offset : w.q + offset, offset)
         }
         if n * kvHeads >= Attention.splitUnits(threads: pool.threadCount) {
@@ -197,7 +271,7 @@ public final class InferenceEngine {
                 let parts = Attention.parts(visible)
                 if parts == 1 {
                     Attention.attendHalf(qRecent: q, qSink: qSink, group: group, segments: segments, storage: storage,
-                                         layer: layer, kvHead: g, scores: scores, out: w.attn + offset)
+                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: w.attn + offset)
                     return
                 }
                 let buffer = w.attnParts + thread * perQuery * partFloats
@@ -205,7 +279,7 @@ public final class InferenceEngine {
                     let part = buffer + p * partFloats
                     Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
                                          segments: Attention.partSegments(segments, part: p), storage: storage,
-                                         layer: layer, kvHead: g, scores: scores, out: part, stats: part + group * d)
+                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: part, stats: part + group * d)
                 }
                 ss_attn_merge(Int64(group), Int64(d), Int64(parts), buffer, w.attn + offset)
             }
@@ -231,13 +305,13 @@ public final class InferenceEngine {
             if parts == 1 {
                 let (q, qSink, offset) = queries(i, g, head: p)
                 Attention.attendHalf(qRecent: q, qSink: qSink, group: 1, segments: segments, storage: storage,
-                                     layer: layer, kvHead: g, scores: scores, out: scratch)
+                                     layer: layer, kvHead: g, scale: scale, scores: scores, out: scratch)
                 return UnsafeMutableBufferPointer(start: w.attn + offset, count: d)
             }
             let (q, qSink, _) = queries(i, g)
             Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
                                  segments: Attention.partSegments(segments, part: p), storage: storage,
-                                 layer: layer, kvHead: g, scores: scores, out: scratch, stats: scratch + group * d)
+                                 layer: layer, kvHead: g, scale: scale, scores: scores, out: scratch, stats: scratch + group * d)
             return UnsafeMutableBufferPointer(start: w.attnParts + (pair * perQuery + p) * partFloats, count: partFloats)
         }
         for (pair, p) in pairs.enumerated() where p.parts > 1 {
@@ -255,6 +329,7 @@ public final class InferenceEngine {
         logits.withUnsafeMutableBufferPointer { buffer in
             Matmul.run([.init(model.weights.output, buffer.baseAddress!)], x: w.h,
                        q: precision == .fast ? UnsafeRawPointer(w.hq) : nil, tokens: 1, pool: pool)
+            if let cap = c.logitSoftCap { VectorMath.softCap(buffer.baseAddress!, cap: cap, count: buffer.count) }
         }
         return logits
     }
@@ -279,6 +354,7 @@ public final class InferenceEngine {
         let block = Self.vocabularyBlock
         let blocks = (vocab + block - 1) / block
         let partialMax = w.partialMax, partialSum = w.partialSum, targetLogit = w.targetLogit
+        let softCap = c.logitSoftCap
         targets.withUnsafeBufferPointer { targets in
             pool.parallel(items: blocks) { b, thread in
                 let tile = w.tiles + thread * w.tileFloats
@@ -289,6 +365,7 @@ public final class InferenceEngine {
                     for i in 0..<n {
                         let row = tile + i * block
                         let count = rows.count
+                        if let cap = softCap { VectorMath.softCap(row, cap: cap, count: count) }
                         var m = -Float.infinity
                         for r in 0..<count { m = max(m, row[r]) }
                         var acc = SIMD8<Float>(repeating: 0)

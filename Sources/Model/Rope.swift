@@ -1,13 +1,18 @@
 import Foundation
 
-/// Rotary position embedding, llama "normal" style: adjacent pairs `(x[2i], x[2i+1])` rotated
-/// by `pos · base^(-2i/d)`. Angles are computed in double precision (positions reach millions).
+/// Rotary position embedding for one base and pairing style: each pair is rotated by
+/// `pos · base^(-2i/d)`. Pairs are adjacent `(x[2i], x[2i+1])` (llama) or half a head apart
+/// `(x[i], x[i + d/2])` (NeoX). Angles are computed in double precision (positions reach millions).
 public struct Rope: Sendable {
     public let headDimension: Int
+    public let base: Double
+    public let style: RopeStyle
     private let inverseFrequencies: [Double]
 
-    public init(headDimension: Int, base: Double) {
+    public init(headDimension: Int, base: Double, style: RopeStyle = .adjacent) {
         self.headDimension = headDimension
+        self.base = base
+        self.style = style
         inverseFrequencies = (0..<headDimension / 2).map { pow(base, -2 * Double($0) / Double(headDimension)) }
     }
 
@@ -25,13 +30,15 @@ public struct Rope: Sendable {
     @inline(__always)
     public func apply(_ x: UnsafeMutablePointer<Float>, heads: Int, table: UnsafePointer<Float>) {
         let half = headDimension / 2
+        // The pair (i, j) of rotation i: adjacent elements, or elements half a head apart.
+        let (step, offset) = style == .adjacent ? (2, 1) : (1, half)
         for h in 0..<heads {
             let v = x + h * headDimension
             for i in 0..<half {
                 let c = table[i], s = table[half + i]
-                let a = v[2 * i], b = v[2 * i + 1]
-                v[2 * i] = a * c - b * s
-                v[2 * i + 1] = a * s + b * c
+                let a = v[step * i], b = v[step * i + offset]
+                v[step * i] = a * c - b * s
+                v[step * i + offset] = a * s + b * c
             }
         }
     }

@@ -4,7 +4,9 @@ import Kernels
 final class Workspace {
     let x, h, q, qSink, k, v, attn, gate, up: UnsafeMutablePointer<Float>
     let hq, fq: UnsafeMutableRawPointer
+    /// RoPE tables of the chunk's tokens, `ropeTableFloats` per distinct RoPE base.
     let ropeRecent, ropeSink: UnsafeMutablePointer<Float>
+    let ropeTableFloats: Int
     let scores: UnsafeMutablePointer<Float>
     let scoresPerThread: Int
     let tiles: UnsafeMutablePointer<Float>
@@ -16,7 +18,7 @@ final class Workspace {
     let attnPartsPerQuery, attnPartFloats, attnPartUnits: Int
     private var owned: [UnsafeMutableRawPointer] = []
 
-    init(config c: LlamaConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) {
+    init(config c: ModelConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int, ropeTables: Int) {
         var owned: [UnsafeMutableRawPointer] = []
         func floats(_ count: Int) -> UnsafeMutablePointer<Float> {
             let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
@@ -29,12 +31,13 @@ final class Workspace {
             owned.append(raw)
             return raw
         }
-        let e = c.embeddingLength, f = c.feedForwardLength
-        x = floats(n * e); h = floats(n * e); q = floats(n * e); qSink = floats(n * e)
-        k = floats(n * c.kvWidth); v = floats(n * c.kvWidth); attn = floats(n * e)
+        let e = c.embeddingLength, f = c.feedForwardLength, qw = c.queryWidth
+        x = floats(n * e); h = floats(n * e); q = floats(n * qw); qSink = floats(n * qw)
+        k = floats(n * c.kvWidth); v = floats(n * c.kvWidth); attn = floats(n * qw)
         gate = floats(n * f); up = floats(n * f)
-        hq = bytes(n * Matmul.quantizedRowBytes(e)); fq = bytes(n * Matmul.quantizedRowBytes(f))
-        ropeRecent = floats(n * c.headDimension); ropeSink = floats(n * c.headDimension)
+        hq = bytes(n * Matmul.quantizedRowBytes(max(e, qw))); fq = bytes(n * Matmul.quantizedRowBytes(f))
+        ropeTableFloats = n * c.headDimension
+        ropeRecent = floats(ropeTables * ropeTableFloats); ropeSink = floats(ropeTables * ropeTableFloats)
         let group = c.headCount / c.kvHeadCount
         scoresPerThread = group * (maxContext + n + 16)
         scores = floats(threads * scoresPerThread)
@@ -52,13 +55,14 @@ final class Workspace {
     deinit { for p in owned { p.deallocate() } }
 
     /// Bytes the buffers of an engine with these sizes take (an upper bound).
-    static func byteCount(config c: LlamaConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) -> Int {
-        let e = c.embeddingLength, f = c.feedForwardLength
-        let floats = n * e * 5 + 2 * n * c.kvWidth + 2 * n * f + 2 * n * c.headDimension
+    static func byteCount(config c: ModelConfig, maxChunk n: Int, maxContext: Int, threads: Int, vocabularyBlock: Int) -> Int {
+        let e = c.embeddingLength, f = c.feedForwardLength, qw = c.queryWidth
+        let ropeTables = Set(c.layers.map(\.ropeBase)).count
+        let floats = n * e * 2 + 3 * n * qw + 2 * n * c.kvWidth + 2 * n * f + 2 * ropeTables * n * c.headDimension
             + threads * (c.headCount / c.kvHeadCount) * (maxContext + n + 8)
             + threads * n * vocabularyBlock + 3 * n * ((c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock)
             + Attention.splitUnits(threads: threads) * Attention.parts(maxContext + n)
                 * (c.headCount / c.kvHeadCount) * (c.headDimension + 2)
-        return floats * 4 + n * (e + f) * 2
+        return floats * 4 + n * (max(e, qw) + f) * 2
     }
 }

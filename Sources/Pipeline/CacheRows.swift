@@ -11,8 +11,7 @@ public enum CacheRows {
     /// The rows of the live tokens at or after `writtenUpTo` (earlier ones are already stored),
     /// in blocks of at most ``blockTokens`` aligned tokens, in the cache's element type.
     public static func export(_ session: StreamSession, live: [Range<Int>], from writtenUpTo: Int, runID: String) -> [KVBlock] {
-        let storage = session.storage
-        let perToken = storage.checkpointBytesPerToken
+        let perToken = session.checkpointBytesPerToken
         var blocks: [KVBlock] = []
         for range in live {
             var t = max(range.lowerBound, writtenUpTo)
@@ -20,7 +19,7 @@ public enum CacheRows {
                 let end = min(range.upperBound, (t / blockTokens + 1) * blockTokens)
                 var data = Data(count: (end - t) * perToken)
                 data.withUnsafeMutableBytes { raw in
-                    if let base = raw.baseAddress { storage.exportRows(t..<end, into: base) }
+                    if let base = raw.baseAddress { session.exportRows(t..<end, into: base) }
                 }
                 blocks.append(KVBlock(runID: runID, firstToken: Int64(t), count: Int64(end - t), data: data))
                 t = end
@@ -34,13 +33,12 @@ public enum CacheRows {
     /// - Throws: ``RunError`` `run.damaged` if a block has a size no cache row has, or if a live
     ///   token has no stored rows.
     public static func restore(_ session: StreamSession, runID: String, store: RunStore) throws {
-        let storage = session.storage
-        let live = session.cache.liveRanges
+        let live = session.liveRanges
         var restored = 0
         for block in try store.kvBlocks(runID: runID) {
             let count = Int(block.count)
             guard count > 0, block.data.count % count == 0,
-                  [storage.floatsPerToken * 2, storage.floatsPerToken * 4].contains(block.data.count / count) else {
+                  [session.floatsPerToken * 2, session.floatsPerToken * 4].contains(block.data.count / count) else {
                 throw RunError.damaged(runID, "a stored K/V block (tokens \(block.firstToken)…) has the wrong size")
             }
             let perToken = block.data.count / count
@@ -48,7 +46,7 @@ public enum CacheRows {
                 guard let base = raw.baseAddress else { return }
                 let first = Int(block.firstToken)
                 for token in first..<(first + count) where live.contains(where: { $0.contains(token) }) {
-                    if storage.importRow(token, from: base + (token - first) * perToken, bytesPerToken: perToken) { restored += 1 }
+                    if session.importRow(token, from: base + (token - first) * perToken, bytesPerToken: perToken) { restored += 1 }
                 }
             }
         }

@@ -27,7 +27,7 @@ public enum CheckpointBenchmark {
 
     /// - Parameters:
     ///   - document: a text of at least `tokens` + 1 tokens.
-    public static func run(document: String, model: LlamaModel, mode: AttentionMode, tokens: Int, interval: Int,
+    public static func run(document: String, model: LanguageModel, mode: AttentionMode, tokens: Int, interval: Int,
                            defaultInterval: Int, threads: Int, directory: URL) throws -> Figures {
         let sha = try FileDigest.sha256(path: model.path)
         let store = try RunStore(path: directory.appendingPathComponent("bench-\(UUID().uuidString).sqlite").path)

@@ -18,7 +18,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
 
     public var total: Int { modelMapping + packedWeights + cache + workspace }
 
-    public init(model: LlamaModel, mode: AttentionMode, chunk: Int, threads: Int) {
+    public init(model: LanguageModel, mode: AttentionMode, chunk: Int, threads: Int) {
         let c = model.config
         modelMapping = model.file.fileSize
         packedWeights = model.weights.allMatrices.reduce(0) { $0 + $1.packedBytes }
@@ -30,7 +30,7 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         case .sink(let s, let w), .sinkBatch(let s, let w, _): slots = s + w + chunk
         case .window(let w): slots = w + chunk
         }
-        cache = KVStorage.byteCount(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDimension: c.headDimension, slots: slots)
+        cache = LayeredKVStorage.byteCount(config: c, slots: slots, maxChunk: chunk)
         workspace = InferenceEngine.workspaceBytes(config: c, threads: threads, maxChunk: chunk, maxContext: visible)
     }
 

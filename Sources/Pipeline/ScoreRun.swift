@@ -34,7 +34,7 @@ public struct RunProgressReport: Sendable {
 public final class ScoreRun {
     public let runID: String
     public let store: RunStore
-    public let model: LlamaModel
+    public let model: LanguageModel
     public let config: ScoreConfiguration
     public let documentPath: String
     public let documentSize: Int64
@@ -57,7 +57,7 @@ public final class ScoreRun {
     /// Starts a new run.
     /// - Throws: ``DocumentError``, `StoreError` or `ModelError` before anything is scored.
     public static func start(
-        documentPath: String, model: LlamaModel, modelSHA256: String, config: ScoreConfiguration,
+        documentPath: String, model: LanguageModel, modelSHA256: String, config: ScoreConfiguration,
         store: RunStore, threads: Int, batchID: String? = nil
     ) throws -> ScoreRun {
         let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
@@ -77,7 +77,7 @@ public final class ScoreRun {
     /// Continues a paused, interrupted or failed run from its latest checkpoint.
     /// - Throws: ``RunError`` if the run is completed, its document or model changed, or its
     ///   checkpoint is damaged; `StoreError.runLocked` if another process holds it.
-    public static func resume(runID: String, store: RunStore, model: LlamaModel, modelSHA256: String, threads: Int) throws -> ScoreRun {
+    public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> ScoreRun {
         guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
         guard record.status != .completed else { throw RunError.completed(runID) }
         guard record.task == .score else { throw RunError.wrongTask(runID, record.task.rawValue) }
@@ -124,7 +124,7 @@ public final class ScoreRun {
         return run
     }
 
-    private init(runID: String, store: RunStore, model: LlamaModel, config: ScoreConfiguration, documentPath: String,
+    private init(runID: String, store: RunStore, model: LanguageModel, config: ScoreConfiguration, documentPath: String,
                  documentSize: Int64, reader: DocumentReader, lock: RunLock, threads: Int, state: ScoreState) throws {
         self.runID = runID
         self.store = store
@@ -276,7 +276,7 @@ public final class ScoreRun {
         let seconds = max(Date().timeIntervalSince(bucketStart), 1e-9)
         let capacity = Double(config.mode.maxVisible(contextLength: model.config.contextLength))
         // Recompute has no cache; its window holds min(t, W) tokens.
-        let live = session.map { Double($0.cache.liveRanges.reduce(0) { $0 + $1.count }) } ?? Double(min(state.scored, Int(capacity)))
+        let live = session.map { Double($0.liveRanges.reduce(0) { $0 + $1.count }) } ?? Double(min(state.scored, Int(capacity)))
         unsaved.metrics.append(MetricRow(
             runID: runID, bucketStart: Int64(state.scored - state.bucketCount), bucketEnd: Int64(state.scored),
             meanNLL: mean, ppl: exp(mean), cumulativePPL: exp(state.nllSum / Double(state.sampled ?? state.scored)),
@@ -294,7 +294,7 @@ public final class ScoreRun {
         var liveRanges: [Range<Int64>] = []
         var cacheState = Data()
         if let session {
-            let live = session.cache.liveRanges
+            let live = session.liveRanges
             liveRanges = live.map { Int64($0.lowerBound)..<Int64($0.upperBound) }
             blocks = CacheRows.export(session, live: live, from: state.kvWrittenUpTo, runID: runID)
             cacheState = try JSONEncoder().encode(CacheSnapshot(position: session.position, policy: session.cache.state))

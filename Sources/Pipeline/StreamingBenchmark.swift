@@ -35,7 +35,7 @@ public enum StreamingBenchmark {
 
     /// - Parameters:
     ///   - tokens: document tokens (at least `max(lengths) + 1`).
-    public static func run(model: LlamaModel, tokens: [Int32], cacheSize: Int, scoreTokens: Int, lengths: [Int],
+    public static func run(model: LanguageModel, tokens: [Int32], cacheSize: Int, scoreTokens: Int, lengths: [Int],
                            threads: Int, chunk: Int = 256) throws -> Figures {
         let sinks = 4, window = cacheSize - sinks
         let modes: [(AttentionMode, Int)] = [

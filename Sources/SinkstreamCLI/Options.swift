@@ -32,14 +32,14 @@ struct ModelOptions: ParsableArguments {
     func makeLogger() -> Logger { SinkstreamCLI.makeLogger(verbose: verbose) }
 
     /// Resolves (fetching if needed) and loads the model.
-    func load(logger: Logger) throws -> LlamaModel {
+    func load(logger: Logger) throws -> LanguageModel {
         let path = try DefaultModel.resolve(explicit: model, logger: logger)
-        return try LlamaModel(path: path, precision: precision, logger: logger)
+        return try LanguageModel(path: path, precision: precision, logger: logger)
     }
 
     /// Resolves (fetching if needed) the model and loads only its tokenizer.
     func loadTokenizer(logger: Logger) throws -> BPETokenizer {
-        try LlamaModel.tokenizer(path: try DefaultModel.resolve(explicit: model, logger: logger))
+        try LanguageModel.tokenizer(path: try DefaultModel.resolve(explicit: model, logger: logger))
     }
 }
 

@@ -36,7 +36,7 @@ enum TaskDriver {
     }
 
     /// Resumes one task run or every unfinished run of a batch.
-    static func resume(runIDs: [String], batchID: String?, store: RunStore, options: ModelOptions, model loaded: LlamaModel? = nil,
+    static func resume(runIDs: [String], batchID: String?, store: RunStore, options: ModelOptions, model loaded: LanguageModel? = nil,
                        earlierFailures: [(String, String)] = [], total: Int? = nil) throws {
         Interruption.install()
         var failures = earlierFailures

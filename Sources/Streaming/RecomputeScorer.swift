@@ -5,15 +5,12 @@ import Model
 public final class RecomputeScorer {
     public let engine: InferenceEngine
     public let window: Int
-    private let storage: KVStorage
+    private let storage: LayeredKVStorage
 
     public init(engine: InferenceEngine, window: Int) {
         self.engine = engine
         self.window = max(1, window)
-        let c = engine.model.config
-        storage = KVStorage(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDimension: c.headDimension,
-                            sinkCapacity: 0, ringCapacity: self.window + engine.maxChunk,
-                            element: engine.kvElement)
+        storage = engine.makeStorage(sinkCapacity: 0, ringCapacity: self.window + engine.maxChunk)
     }
 
     /// The loss of predicting `tokens[t + 1]` for every `t` in `range` (absolute token indices).

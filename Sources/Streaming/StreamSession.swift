@@ -5,7 +5,7 @@ import Model
 public final class StreamSession {
     public let engine: InferenceEngine
     public private(set) var cache: any KVCache
-    public let storage: KVStorage
+    public let storage: LayeredKVStorage
     /// Tokens processed so far (the next token's index).
     public private(set) var position = 0
 
@@ -18,15 +18,54 @@ public final class StreamSession {
         self.engine = engine
         self.cache = cache
         let shape = cache.storageShape(maxChunk: engine.maxChunk)
-        let c = engine.model.config
-        storage = KVStorage(layerCount: c.layerCount, kvHeadCount: c.kvHeadCount, headDimension: c.headDimension,
-                            sinkCapacity: shape.sinks, ringCapacity: shape.ring,
-                            element: engine.kvElement)
+        storage = engine.makeStorage(sinkCapacity: shape.sinks, ringCapacity: shape.ring)
+    }
+
+    /// The tokens whose K/V rows some layer still holds: the cache policy's, and those a
+    /// sliding-window layer needs (for checkpoints).
+    public var liveRanges: [Range<Int>] {
+        guard let sliding = storage.slidingLive(processed: position), !sliding.isEmpty else { return cache.liveRanges }
+        var all = (cache.liveRanges + [sliding]).filter { !$0.isEmpty }.sorted { $0.lowerBound < $1.lowerBound }
+        var merged: [Range<Int>] = []
+        while !all.isEmpty {
+            let next = all.removeFirst()
+            if let last = merged.last, next.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, next.upperBound)
+            } else {
+                merged.append(next)
+            }
+        }
+        return merged
+    }
+
+    /// Whether layer group `group` of the storage still holds token `token`.
+    private func holds(_ group: Int, _ token: Int) -> Bool {
+        if group == 0 { return cache.liveRanges.contains { $0.contains(token) } }
+        return storage.slidingLive(processed: position)?.contains(token) ?? false
+    }
+
+    /// Bytes of one token's checkpoint row.
+    public var checkpointBytesPerToken: Int { storage.checkpointBytesPerToken }
+
+    /// Floats of K and V for one token across all layers.
+    public var floatsPerToken: Int { storage.floatsPerToken }
+
+    /// Writes the checkpoint rows of `tokens` (live tokens) to `out`.
+    public func exportRows(_ tokens: Range<Int>, into out: UnsafeMutableRawPointer) {
+        let live = cache.liveRanges, sliding = storage.slidingLive(processed: position)
+        storage.exportRows(tokens, into: out) { group, token in
+            group == 0 ? live.contains { $0.contains(token) } : sliding?.contains(token) ?? false
+        }
+    }
+
+    /// Restores a live token's rows from a checkpoint row (after ``restore(position:cacheState:)``).
+    public func importRow(_ token: Int, from row: UnsafeRawPointer, bytesPerToken: Int) -> Bool {
+        storage.importRow(token, from: row, bytesPerToken: bytesPerToken) { holds($0, token) }
     }
 
     /// Puts the session back at a saved point: `position` tokens processed and the cache
     /// policy's bookkeeping from a checkpoint. The caller then restores the K/V rows of the live
-    /// tokens with `storage.importToken`.
+    /// tokens with ``importRow(_:from:bytesPerToken:)``.
     public func restore(position: Int, cacheState: [Int]) throws {
         try cache.restore(cacheState)
         self.position = position

@@ -6,7 +6,7 @@ import Streaming
 extension TaskRun {
     /// Writes a checkpoint (one transaction) and sets the run's status.
     public func checkpoint(status: RunStatus) throws {
-        let live = session.cache.liveRanges
+        let live = session.liveRanges
         let blocks = CacheRows.export(session, live: live, from: state.kvWrittenUpTo, runID: runID)
         let cacheState = try JSONEncoder().encode(TaskCacheSnapshot(position: session.position, policy: session.cache.state))
         state.kvWrittenUpTo = session.position

@@ -35,7 +35,7 @@ public struct TaskProgress: Sendable {
 public final class TaskRun {
     public let runID: String
     public let store: RunStore
-    public let model: LlamaModel
+    public let model: LanguageModel
     public let config: TaskConfiguration
     public let documentPath: String
     public let documentSize: Int64
@@ -56,7 +56,7 @@ public final class TaskRun {
     /// - Returns: the run id; ``resume(runID:store:model:modelSHA256:threads:)`` starts it.
     /// - Throws: ``DocumentError`` when the document cannot be read, ``TaskError`` for a bad
     ///   configuration or template, `StoreError`.
-    public static func register(documentPath: String, model: LlamaModel, modelSHA256: String, config: TaskConfiguration,
+    public static func register(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
                                 store: RunStore, batchID: String? = nil) throws -> String {
         try config.validate()
         let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
@@ -74,7 +74,7 @@ public final class TaskRun {
 
     /// Starts a new run of `config.kind` over a document.
     /// - Throws: ``DocumentError``, ``TaskError``, `StoreError` before anything is generated.
-    public static func start(documentPath: String, model: LlamaModel, modelSHA256: String, config: TaskConfiguration,
+    public static func start(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
                              store: RunStore, threads: Int, batchID: String? = nil) throws -> TaskRun {
         let id = try register(documentPath: documentPath, model: model, modelSHA256: modelSHA256, config: config, store: store, batchID: batchID)
         return try resume(runID: id, store: store, model: model, modelSHA256: modelSHA256, threads: threads)
@@ -83,7 +83,7 @@ public final class TaskRun {
     /// Continues a paused, interrupted or failed task run from its latest checkpoint.
     /// - Throws: `RunError` if the run is completed, not a task run, its document or model
     ///   changed, or its checkpoint is damaged; `StoreError.runLocked` if another process holds it.
-    public static func resume(runID: String, store: RunStore, model: LlamaModel, modelSHA256: String, threads: Int) throws -> TaskRun {
+    public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> TaskRun {
         guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
         guard record.status != .completed else { throw RunError.completed(runID) }
         guard record.task == .summarize || record.task == .translate else {
@@ -128,7 +128,7 @@ public final class TaskRun {
         return run
     }
 
-    private init(runID: String, store: RunStore, model: LlamaModel, config: TaskConfiguration, documentPath: String,
+    private init(runID: String, store: RunStore, model: LanguageModel, config: TaskConfiguration, documentPath: String,
                  documentSize: Int64, reader: DocumentReader, lock: RunLock, threads: Int, template: ChatTemplate,
                  state: TaskState, generator: Xoshiro256?) throws {
         self.runID = runID
@@ -148,7 +148,7 @@ public final class TaskRun {
         session = try StreamSession(engine: engine, mode: config.mode)
     }
 
-    static func template(config: TaskConfiguration, model: LlamaModel) throws -> ChatTemplate {
+    static func template(config: TaskConfiguration, model: LanguageModel) throws -> ChatTemplate {
         if let t = config.template { return t }
         guard let t = ChatTemplate.forModel(chatTemplate: model.chatTemplate, tokenizer: model.tokenizer) else {
             throw TaskError(code: "task.template", message: "\(model.path): the model has no chat template Sinkstream recognises; name one with --template (chatml, llama2, llama3, mistral).")

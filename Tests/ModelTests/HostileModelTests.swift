@@ -7,7 +7,7 @@ import Testing
 import Tokenization
 
 /// Model files written to mislead the loader: every one must be refused by
-/// `LlamaModel(path:precision:)` with a typed error naming the file, never a crash or a giant
+/// `LanguageModel(path:precision:)` with a typed error naming the file, never a crash or a giant
 /// allocation. Each starts from a valid TinyModel file, re-written through GGUFWriter with one
 /// edit (or with bytes patched where the writer cannot express the defect).
 @Suite("Hostile model files give typed errors")
@@ -18,7 +18,7 @@ struct HostileModelTests {
     @Test("the unedited tiny model loads at both precisions (the control case)")
     func controlLoads() throws {
         for precision in Precision.allCases {
-            let model = try LlamaModel(path: try HostileFile.rewrite(), precision: precision)
+            let model = try LanguageModel(path: try HostileFile.rewrite(), precision: precision)
             #expect(model.config.vocabularySize == Self.tokens.count)
             #expect(model.weights.layers.count == 2)
         }
@@ -222,10 +222,10 @@ enum HostileFile {
         return path
     }
 
-    /// The error `LlamaModel(path:precision:)` throws, or nil if the model loads.
+    /// The error `LanguageModel(path:precision:)` throws, or nil if the model loads.
     static func loadError(_ path: String, precision: Precision = .fast) -> (any Error)? {
         do {
-            _ = try LlamaModel(path: path, precision: precision)
+            _ = try LanguageModel(path: path, precision: precision)
             return nil
         } catch {
             return error

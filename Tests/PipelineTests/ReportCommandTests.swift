@@ -15,7 +15,7 @@ import TestSupport
 struct ReportCommandTests {
     struct Setup {
         let binary: String
-        let model: LlamaModel
+        let model: LanguageModel
         let sha: String
         let dir: URL
         let doc: String

@@ -16,7 +16,7 @@ struct ThreadedScoringTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("tiny.gguf").path
         try TinyModel.write(to: path, seed: 7)
-        let model = try LlamaModel(path: path, precision: precision)
+        let model = try LanguageModel(path: path, precision: precision)
         let tokens: [Int32] = (0..<48).map { Int32(($0 * 37 + 11) % model.config.vocabularySize) }
         var results: [[Float]] = []
         for threads in [1, 2, 3] {

@@ -40,6 +40,20 @@ public enum Fixtures {
         return FileManager.default.fileExists(atPath: path) ? path : nil
     }
 
+    /// A catalog model for integration tests: `SINKSTREAM_TEST_<NAME>` (e.g.
+    /// `SINKSTREAM_TEST_QWEN2`), else the file `fileName` in the per-user model cache, else nil.
+    public static func catalogModelPath(environmentKey: String, fileName: String) -> String? {
+        let env = ProcessInfo.processInfo.environment
+        if let path = env[environmentKey], !path.isEmpty {
+            return FileManager.default.fileExists(atPath: path) ? path : nil
+        }
+        let cache: String
+        if let xdg = env["XDG_CACHE_HOME"], !xdg.isEmpty { cache = xdg }
+        else { cache = (env["HOME"] ?? NSHomeDirectory()) + "/.cache" }
+        let path = cache + "/sinkstream/models/" + fileName
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
     /// A fresh temporary directory for one test.
     public static func temporaryDirectory(_ label: String = "test") throws -> URL {
         let dir = FileManager.default.temporaryDirectory

@@ -9,8 +9,9 @@ public struct GoldenA: Sendable {
     public let nll: [String: [Double]]
     public let summaryFrom: Int
 
-    public static func load() throws -> GoldenA {
-        let json = try Fixtures.json("golden_A.json")
+    /// - Parameter name: `golden_A.json` (SmolLM2), `qwen2_A.json` or `gemma3_A.json`.
+    public static func load(_ name: String = "golden_A.json") throws -> GoldenA {
+        let json = try Fixtures.json(name)
         let ids = (json["token_ids"] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int32Value }
         var nll: [String: [Double]] = [:]
         for (mode, values) in json["nll"] as? [String: Any] ?? [:] {
@@ -31,8 +32,9 @@ public struct GoldenGeneration: Sendable {
     public let endOfGenerationIDs: [Int32]
     public let textUntilEndOfGeneration: String
 
-    public static func load() throws -> GoldenGeneration {
-        let json = try Fixtures.json("golden_gen.json")
+    /// - Parameter name: `golden_gen.json` (SmolLM2), `qwen2_gen.json` or `gemma3_gen.json`.
+    public static func load(_ name: String = "golden_gen.json") throws -> GoldenGeneration {
+        let json = try Fixtures.json(name)
         func ids(_ key: String) -> [Int32] { (json[key] as? [Any] ?? []).compactMap { ($0 as? NSNumber)?.int32Value } }
         return GoldenGeneration(
             prompt: json["prompt"] as? String ?? "", promptIDs: ids("prompt_token_ids"),

@@ -4,16 +4,16 @@ import Model
 
 /// The real default model, loaded once per precision for the whole test run.
 public enum SharedModel {
-    nonisolated(unsafe) private static var cache: [Precision: LlamaModel] = [:]
+    nonisolated(unsafe) private static var cache: [Precision: LanguageModel] = [:]
     private static let lock = NSLock()
 
     /// The model, or `nil` when it has not been fetched (`sinkstream model fetch`).
-    public static func load(_ precision: Precision = .fast) throws -> LlamaModel? {
+    public static func load(_ precision: Precision = .fast) throws -> LanguageModel? {
         guard let path = Fixtures.modelPath else { return nil }
         lock.lock()
         defer { lock.unlock() }
         if let m = cache[precision] { return m }
-        let m = try LlamaModel(path: path, precision: precision)
+        let m = try LanguageModel(path: path, precision: precision)
         cache[precision] = m
         return m
     }

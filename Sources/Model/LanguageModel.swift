@@ -3,31 +3,32 @@ import Kernels
 import Logging
 import Tokenization
 
-/// A loaded llama-architecture model: configuration, weights and tokenizer.
+/// A loaded model of any registered ``Architecture``: configuration, weights and tokenizer.
 ///
 /// The weights stay memory-mapped; only the fast path's packed copies are allocated.
-public final class LlamaModel: Sendable {
+public final class LanguageModel: Sendable {
     /// Path of the model file.
     public let path: String
     /// The parsed file (owns the mapping the weights point into).
     public let file: GGUFFile
-    public let config: LlamaConfig
-    public let weights: LlamaWeights
+    public let config: ModelConfig
+    public let architecture: Architecture
+    public let weights: ModelWeights
     public let tokenizer: BPETokenizer
     /// The precision the weights were prepared for.
     public let precision: Precision
 
     /// Loads and checks a model.
     /// - Parameters:
-    ///   - path: a GGUF file of a llama-architecture model.
+    ///   - path: a GGUF file of a registered architecture.
     ///   - precision: `.fast` repacks quantized weights for the integer kernels.
     /// - Throws: `GGUFError` for a malformed file, ``ModelError`` for an unusable model,
     ///   `TokenizerError` for a broken vocabulary.
     public init(path: String, precision: Precision = .fast, logger: Logger? = nil) throws {
         let file = try GGUFFile(path: path)
-        try file.requireArchitecture(["llama"])
-        let config = try LlamaConfig(file: file)
-        let weights = try LlamaWeights(file: file, config: config)
+        let architecture = try Architecture.of(file)
+        let config = try ModelConfig(file: file, architecture: architecture)
+        let weights = try ModelWeights(file: file, config: config, architecture: architecture)
         let tokenizer = try Self.loadTokenizer(file: file, config: config)
         if precision == .fast {
             // In layer order, in one huge-page arena: decoding walks the weights in this order.
@@ -41,21 +42,21 @@ public final class LlamaModel: Sendable {
         self.path = path
         self.file = file
         self.config = config
+        self.architecture = architecture
         self.weights = weights
         self.tokenizer = tokenizer
         self.precision = precision
-        logger?.debug("loaded \(path): \(config.layerCount) layers, \(config.embeddingLength) wide, vocabulary \(config.vocabularySize)")
+        logger?.debug("loaded \(path): \(architecture.name), \(config.layerCount) layers, \(config.embeddingLength) wide, vocabulary \(config.vocabularySize)")
     }
 
     /// Loads only the tokenizer of a model file (no weights are read or repacked).
     /// - Throws: as ``init(path:precision:logger:)`` for the header, metadata and vocabulary.
     public static func tokenizer(path: String) throws -> BPETokenizer {
         let file = try GGUFFile(path: path)
-        try file.requireArchitecture(["llama"])
-        return try loadTokenizer(file: file, config: try LlamaConfig(file: file))
+        return try loadTokenizer(file: file, config: try ModelConfig(file: file, architecture: try Architecture.of(file)))
     }
 
-    private static func loadTokenizer(file: GGUFFile, config: LlamaConfig) throws -> BPETokenizer {
+    private static func loadTokenizer(file: GGUFFile, config: ModelConfig) throws -> BPETokenizer {
         let path = file.path
         let kind = file.string("tokenizer.ggml.model") ?? "(none)"
         guard kind == "gpt2" else {
@@ -66,7 +67,7 @@ public final class LlamaModel: Sendable {
         guard let merges = file.stringArray("tokenizer.ggml.merges") else { throw ModelError.missingKey(path, "tokenizer.ggml.merges") }
         guard tokens.count == config.vocabularySize else {
             throw ModelError(code: "model.vocab-mismatch", file: path,
-                             message: "the vocabulary has \(tokens.count) tokens but llama.vocab_size is \(config.vocabularySize).")
+                             message: "the vocabulary has \(tokens.count) tokens but \(config.architecture).vocab_size is \(config.vocabularySize).")
         }
         let types = file.integerArray("tokenizer.ggml.token_type")
         if let types, types.count != tokens.count {
