@@ -57,32 +57,7 @@ public final class LanguageModel: Sendable {
     }
 
     private static func loadTokenizer(file: GGUFFile, config: ModelConfig) throws -> BPETokenizer {
-        let path = file.path
-        let kind = file.string("tokenizer.ggml.model") ?? "(none)"
-        guard kind == "gpt2" else {
-            throw ModelError(code: "model.tokenizer", file: path,
-                             message: "the tokenizer type '\(kind)' is not supported (only byte-level BPE, 'gpt2').")
-        }
-        guard let tokens = file.stringArray("tokenizer.ggml.tokens") else { throw ModelError.missingKey(path, "tokenizer.ggml.tokens") }
-        guard let merges = file.stringArray("tokenizer.ggml.merges") else { throw ModelError.missingKey(path, "tokenizer.ggml.merges") }
-        guard tokens.count == config.vocabularySize else {
-            throw ModelError(code: "model.vocab-mismatch", file: path,
-                             message: "the vocabulary has \(tokens.count) tokens but \(config.architecture).vocab_size is \(config.vocabularySize).")
-        }
-        let types = file.integerArray("tokenizer.ggml.token_type")
-        if let types, types.count != tokens.count {
-            throw ModelError(code: "model.vocab-mismatch", file: path,
-                             message: "tokenizer.ggml.token_type has \(types.count) entries for \(tokens.count) tokens.")
-        }
-        func id(_ key: String) -> Int32? {
-            guard let v = file.integer(key), v >= 0, v < tokens.count else { return nil }
-            return Int32(v)
-        }
-        return try BPETokenizer(
-            tokens: tokens, tokenTypes: types, merges: merges,
-            preTokenizer: file.string("tokenizer.ggml.pre") ?? "default",
-            bosID: id("tokenizer.ggml.bos_token_id"), eosID: id("tokenizer.ggml.eos_token_id"),
-            eotID: id("tokenizer.ggml.eot_token_id"))
+        try GGUFTokenizer.load(file: file, vocabularySize: config.vocabularySize)
     }
 
     /// The chat template stored in the file, if any.

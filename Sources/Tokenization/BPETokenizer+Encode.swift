@@ -2,6 +2,7 @@
 struct EncodeScratch {
     var cache = PieceCache()
     var merger = BPEMerger()
+    var sentencePiece = SentencePieceMerger()
     var symbols: [Int32] = []
     var merged: [Int32] = []
 }
@@ -9,7 +10,7 @@ struct EncodeScratch {
 /// A run of text or an already-recognized special token (llama.cpp `fragment_buffer_variant`).
 enum Fragment: Equatable {
     case text(start: Int, end: Int)
-    case token(Int32)
+    case token(Int32, start: Int)
 }
 
 extension BPETokenizer {
@@ -21,7 +22,7 @@ extension BPETokenizer {
         }
     }
 
-    /// Splits valid UTF-8 into token ids.
+    /// Splits valid UTF-8 into token ids (no BOS is added; see ``addsBOS``).
     ///
     /// - Parameters:
     ///   - utf8: Bytes that must be valid UTF-8 (a `String`'s storage, or bytes already validated).
@@ -31,21 +32,35 @@ extension BPETokenizer {
         var output: [Int32] = []
         output.reserveCapacity(utf8.count / 3 + 4)
         var scratch = EncodeScratch()
+        var previousIsSpecial = true
         for fragment in partition(base, count: utf8.count, parseSpecial: parseSpecial) {
             switch fragment {
-            case .token(let id):
+            case .token(let id, _):
                 output.append(id)
+                previousIsSpecial = true
             case .text(let start, let end):
-                var scanner = PieceScanner(base: base, end: end, isFinal: true)
-                var pos = start
-                while pos < end {
-                    let pieceEnd = scanner.pieceEnd(from: pos, kind: preTokenizer)
-                    encodePiece(base + pos, pieceEnd - pos, scratch: &scratch, into: &output)
-                    pos = pieceEnd
-                }
+                encodeText(base, from: start, to: end, prefixSpace: previousIsSpecial, scratch: &scratch, into: &output)
+                previousIsSpecial = false
             }
         }
         return output
+    }
+
+    /// Encodes one whole text fragment `base[start..<end]` (its end is a segment end).
+    func encodeText(_ base: UnsafePointer<UInt8>, from start: Int, to end: Int, prefixSpace: Bool,
+                    scratch: inout EncodeScratch, into output: inout [Int32]) {
+        var scanner = PieceScanner(base: base, end: end, isFinal: true, joiners: sentencePiece?.joiners)
+        var pos = start
+        if prefixSpace, let spm = sentencePiece, spm.addSpacePrefix, pos < end {
+            let pieceEnd = scanner.pieceEnd(from: pos, kind: preTokenizer)
+            scratch.sentencePiece.encode(base + pos, pieceEnd - pos, prefixSpace: true, model: spm, into: &output)
+            pos = pieceEnd
+        }
+        while pos < end {
+            let pieceEnd = scanner.pieceEnd(from: pos, kind: preTokenizer)
+            encodePiece(base + pos, pieceEnd - pos, scratch: &scratch, into: &output)
+            pos = pieceEnd
+        }
     }
 
     /// Whether any special token is matched in text for this `parseSpecial` setting.
@@ -53,47 +68,17 @@ extension BPETokenizer {
         !(parseSpecial ? specialTokensAll : specialTokensUser).isEmpty
     }
 
+    /// The special tokens matched in text for this `parseSpecial` setting.
+    func specialMatcher(parseSpecial: Bool) -> SpecialTokenMatcher {
+        parseSpecial ? specialTokensAll : specialTokensUser
+    }
+
     /// llama.cpp's `tokenizer_st_partition`: for each special token, longest first, split every
     /// remaining text fragment at each of its occurrences (left to right, non-overlapping).
     func partition(_ base: UnsafePointer<UInt8>, count: Int, parseSpecial: Bool) -> [Fragment] {
-        let specials = parseSpecial ? specialTokensAll : specialTokensUser
-        var fragments: [Fragment] = [.text(start: 0, end: count)]
-        for special in specials {
-            let needle = special.bytes
-            var updated: [Fragment] = []
-            updated.reserveCapacity(fragments.count)
-            for fragment in fragments {
-                guard case .text(var start, let end) = fragment else {
-                    updated.append(fragment)
-                    continue
-                }
-                while start < end {
-                    guard let match = Self.find(needle, in: base, from: start, to: end) else { break }
-                    if match > start { updated.append(.text(start: start, end: match)) }
-                    updated.append(.token(special.id))
-                    start = match + needle.count
-                }
-                if start < end { updated.append(.text(start: start, end: end)) }
-            }
-            fragments = updated
-        }
-        return fragments
-    }
-
-    private static func find(_ needle: [UInt8], in base: UnsafePointer<UInt8>, from: Int, to: Int) -> Int? {
-        let n = needle.count
-        guard n > 0, to - from >= n else { return nil }
-        let first = needle[0]
-        var i = from
-        while i <= to - n {
-            if base[i] == first {
-                var j = 1
-                while j < n && base[i + j] == needle[j] { j += 1 }
-                if j == n { return i }
-            }
-            i += 1
-        }
-        return nil
+        let matcher = specialMatcher(parseSpecial: parseSpecial)
+        if matcher.isEmpty { return [.text(start: 0, end: count)] }
+        return matcher.partition(count: count, occurrences: matcher.occurrences(base, count: count))
     }
 
     /// Appends the ids of one pre-token (`n` bytes at `p`) to `output`.
@@ -101,7 +86,9 @@ extension BPETokenizer {
     func encodePiece(_ p: UnsafePointer<UInt8>, _ n: Int, scratch: inout EncodeScratch, into output: inout [Int32]) {
         if scratch.cache.lookup(p, n, into: &output) { return }
         let start = output.count
-        if preTokenizer.ignoresMerges,
+        if let spm = sentencePiece {
+            scratch.sentencePiece.encode(p, n, prefixSpace: false, model: spm, into: &output)
+        } else if preTokenizer.ignoresMerges,
            let id = textToID[ByteLevel.encode(UnsafeBufferPointer(start: p, count: n))] {
             output.append(id)
         } else {
@@ -130,7 +117,7 @@ extension BPETokenizer {
         var text = text
         return text.withUTF8 { buffer -> [String] in
             guard let base = buffer.baseAddress, buffer.count > 0 else { return [] }
-            var scanner = PieceScanner(base: base, end: buffer.count, isFinal: true)
+            var scanner = PieceScanner(base: base, end: buffer.count, isFinal: true, joiners: sentencePiece?.joiners)
             var result: [String] = []
             var pos = 0
             while pos < buffer.count {

@@ -1,8 +1,14 @@
-/// Byte-level BPE tokenizer for `tokenizer.ggml.model = gpt2` vocabularies, matching llama.cpp.
+/// The tokenizer of a GGUF model, matching llama.cpp, for both kinds of BPE vocabulary:
+///
+/// - byte-level BPE (`tokenizer.ggml.model = gpt2`: SmolLM2, Qwen 2.5): optional special-token
+///   partition → llama.cpp pre-tokenizer → per-piece BPE over byte-level symbols (lowest merge
+///   rank first, leftmost on ties) → ids;
+/// - SentencePiece BPE (`tokenizer.ggml.model = llama`: Gemma 3), built with
+///   `init(sentencePieceTokens:…)`: optional special-token partition → spaces escaped as "▁" →
+///   merges by highest token score (leftmost on ties) → `<0xNN>` byte fallback.
 ///
 /// Built from plain arrays (the GGUF `tokenizer.ggml.*` values), immutable and shareable.
-/// Encoding: optional special-token partition → llama.cpp pre-tokenizer → per-piece BPE over
-/// byte-level symbols (lowest merge rank first, leftmost on ties) → ids.
+/// `encode` never adds BOS; callers add ``bosID`` when ``addsBOS`` is set.
 public final class BPETokenizer: Tokenizer {
     /// Token texts as stored in the vocabulary (byte-level encoded for normal tokens).
     public let tokens: [String]
@@ -14,6 +20,8 @@ public final class BPETokenizer: Tokenizer {
     public let eosID: Int32?
     /// The end-of-turn token, if the vocabulary has one.
     public let eotID: Int32?
+    /// Whether a document's ids start with ``bosID`` (`tokenizer.ggml.add_bos_token`).
+    public let addsBOS: Bool
     /// Every token of type CONTROL (including end-of-generation tokens forced to CONTROL).
     public let controlTokenIDs: Set<Int32>
     /// Tokens that end generation: eos, eot, and tokens named like `<|im_end|>`,
@@ -25,6 +33,7 @@ public final class BPETokenizer: Tokenizer {
     public static let endOfGenerationNames: Set<String> = [
         "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>",
         "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
+        "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
     ]
 
     let types: [TokenType]
@@ -37,10 +46,12 @@ public final class BPETokenizer: Tokenizer {
     let merges: [UInt64: UInt64]
     /// For synthetic ids (index `id - vocabularySize`): llama.cpp's per-byte fallback tokens.
     let fallbacks: [[Int32]]
-    /// Special tokens matched in text with parseSpecial (CONTROL, USER_DEFINED, UNKNOWN), longest first.
-    let specialTokensAll: [(id: Int32, bytes: [UInt8])]
-    /// USER_DEFINED tokens, longest first: matched even when parseSpecial is false.
-    let specialTokensUser: [(id: Int32, bytes: [UInt8])]
+    /// Special tokens matched in text with parseSpecial (CONTROL, USER_DEFINED, UNKNOWN).
+    let specialTokensAll: SpecialTokenMatcher
+    /// USER_DEFINED tokens: matched even when parseSpecial is false.
+    let specialTokensUser: SpecialTokenMatcher
+    /// The SentencePiece model, for `tokenizer.ggml.model = llama` vocabularies.
+    let sentencePiece: SentencePieceModel?
 
     /// Builds a tokenizer from the GGUF tokenizer arrays.
     ///
@@ -52,6 +63,7 @@ public final class BPETokenizer: Tokenizer {
     ///   - bosID: `tokenizer.ggml.bos_token_id`; ignored when out of range (as llama.cpp does).
     ///   - eosID: `tokenizer.ggml.eos_token_id`; ignored when out of range.
     ///   - eotID: `tokenizer.ggml.eot_token_id`; ignored when out of range.
+    ///   - addBOS: `tokenizer.ggml.add_bos_token` (default `false`).
     ///   - strictMerges: When `true` (default), a malformed merge line or one that refers to text
     ///     missing from the vocabulary is an error. When `false`, behave like llama.cpp: skip
     ///     malformed lines, still apply merges over unknown text, and fall back to single-byte
@@ -60,46 +72,25 @@ public final class BPETokenizer: Tokenizer {
     ///   type list, or (strict) a bad merge, naming the merge index and line.
     public init(
         tokens: [String], tokenTypes: [Int]?, merges: [String], preTokenizer: String,
-        bosID: Int32?, eosID: Int32?, eotID: Int32? = nil, strictMerges: Bool = true
+        bosID: Int32?, eosID: Int32?, eotID: Int32? = nil, addBOS: Bool = false, strictMerges: Bool = true
     ) throws {
-        guard !tokens.isEmpty else { throw TokenizerError.emptyVocabulary }
         guard let kind = PreTokenizer(ggmlName: preTokenizer) else {
             throw TokenizerError.unknownPreTokenizer(name: preTokenizer)
         }
+        let vocabulary = try Vocabulary(tokens: tokens, tokenTypes: tokenTypes, bosID: bosID, eosID: eosID, eotID: eotID)
         let n = tokens.count
-        if let tokenTypes, tokenTypes.count < n {
-            throw TokenizerError.tokenTypesTooShort(count: tokenTypes.count, vocabularySize: n)
-        }
+        let types = vocabulary.types
+        let textToID = vocabulary.textToID
         self.tokens = tokens
         self.preTokenizer = kind
-
-        var textToID: [String: Int32] = [:]
-        textToID.reserveCapacity(n)
-        for (i, text) in tokens.enumerated() { textToID[text] = Int32(i) }  // last wins, as llama.cpp
-
-        var types = (0..<n).map { i -> TokenType in
-            guard let tokenTypes else { return .normal }
-            return TokenType(rawValue: tokenTypes[i]) ?? .undefined
-        }
-        func valid(_ id: Int32?) -> Int32? {
-            guard let id, id >= 0, Int(id) < n else { return nil }
-            return id
-        }
-        self.bosID = valid(bosID)
-        self.eosID = valid(eosID)
-        self.eotID = valid(eotID)
-        var eog = Set<Int32>()
-        for name in Self.endOfGenerationNames {
-            if let id = textToID[name] {
-                eog.insert(id)
-                types[Int(id)] = .control
-            }
-        }
-        if let eos = self.eosID { eog.insert(eos) }
-        if let eot = self.eotID { eog.insert(eot) }
-        endOfGenerationIDs = eog
+        self.bosID = vocabulary.bosID
+        self.eosID = vocabulary.eosID
+        self.eotID = vocabulary.eotID
+        self.addsBOS = addBOS
+        endOfGenerationIDs = vocabulary.endOfGeneration
         self.types = types
-        controlTokenIDs = Set((0..<n).filter { types[$0] == .control }.map { Int32($0) })
+        controlTokenIDs = vocabulary.control
+        sentencePiece = nil
 
         pieces = (0..<n).map { i in Self.bytes(ofToken: tokens[i], type: types[i]) }
 
@@ -147,15 +138,56 @@ public final class BPETokenizer: Tokenizer {
             }
         }
         self.textToID = textToID
-
-        func specials(_ include: (TokenType) -> Bool) -> [(id: Int32, bytes: [UInt8])] {
-            (0..<n).filter { include(types[$0]) && !tokens[$0].isEmpty }
-                .map { (id: Int32($0), bytes: Array(tokens[$0].utf8)) }
-                .sorted { $0.bytes.count != $1.bytes.count ? $0.bytes.count > $1.bytes.count : $0.id < $1.id }
-        }
-        specialTokensAll = specials { $0 == .control || $0 == .userDefined || $0 == .unknown }
-        specialTokensUser = specials { $0 == .userDefined }
+        specialTokensAll = vocabulary.specialsAll
+        specialTokensUser = vocabulary.specialsUser
     }
+
+    /// Builds a SentencePiece tokenizer (`tokenizer.ggml.model = llama`) from the GGUF arrays.
+    ///
+    /// - Parameters:
+    ///   - tokens: `tokenizer.ggml.tokens` ("▁" stands for a space).
+    ///   - scores: `tokenizer.ggml.scores` (merge priority; `nil`: all 0).
+    ///   - tokenTypes: `tokenizer.ggml.token_type`, or `nil` (every token NORMAL).
+    ///   - bosID, eosID, eotID: as for byte-level BPE; ignored when out of range.
+    ///   - unknownID: `tokenizer.ggml.unknown_token_id`, used for a byte without a `<0xNN>` token.
+    ///   - addSpacePrefix: `tokenizer.ggml.add_space_prefix`: a space before text at the start
+    ///     and after each special token.
+    ///   - addBOS: `tokenizer.ggml.add_bos_token`.
+    /// - Throws: `TokenizerError` for an empty vocabulary or short type or score lists.
+    public init(
+        sentencePieceTokens tokens: [String], scores: [Float]?, tokenTypes: [Int]?,
+        bosID: Int32?, eosID: Int32?, eotID: Int32? = nil, unknownID: Int32? = nil,
+        addSpacePrefix: Bool, addBOS: Bool
+    ) throws {
+        let vocabulary = try Vocabulary(tokens: tokens, tokenTypes: tokenTypes, bosID: bosID, eosID: eosID, eotID: eotID)
+        let n = tokens.count
+        if let scores, scores.count < n {
+            throw TokenizerError.scoresTooShort(count: scores.count, vocabularySize: n)
+        }
+        let types = vocabulary.types
+        self.tokens = tokens
+        preTokenizer = .sentencePiece
+        self.bosID = vocabulary.bosID
+        self.eosID = vocabulary.eosID
+        self.eotID = vocabulary.eotID
+        addsBOS = addBOS
+        endOfGenerationIDs = vocabulary.endOfGeneration
+        self.types = types
+        controlTokenIDs = vocabulary.control
+        pieces = (0..<n).map { i in Self.sentencePieceBytes(ofToken: tokens[i], type: types[i]) }
+        textToID = vocabulary.textToID
+        byteSymbols = []
+        merges = [:]
+        fallbacks = []
+        specialTokensAll = vocabulary.specialsAll
+        specialTokensUser = vocabulary.specialsUser
+        let unknown = unknownID.flatMap { $0 >= 0 && Int($0) < n ? $0 : nil }
+        sentencePiece = SentencePieceModel(tokens: tokens, scores: scores ?? [Float](repeating: 0, count: n),
+                                           unknownID: unknown, addSpacePrefix: addSpacePrefix)
+    }
+
+    /// Whether this is a SentencePiece vocabulary (`tokenizer.ggml.model = llama`).
+    public var isSentencePiece: Bool { sentencePiece != nil }
 
     /// The number of tokens in the vocabulary.
     public var vocabularySize: Int { tokens.count }
@@ -174,6 +206,35 @@ public final class BPETokenizer: Tokenizer {
         id >= 0 && Int(id) < types.count ? types[Int(id)] : nil
     }
 
+    /// The decoded bytes of one SentencePiece token: "▁" → space for text tokens.
+    static func sentencePieceBytes(ofToken text: String, type: TokenType) -> [UInt8] {
+        switch type {
+        case .control, .unknown, .userDefined:
+            return Array(text.utf8)
+        case .byte:
+            let utf8 = Array(text.utf8)
+            if utf8.count == 6, text.hasPrefix("<0x"), text.hasSuffix(">"),
+               let value = UInt8(String(decoding: utf8[3..<5], as: UTF8.self), radix: 16) {
+                return [value]
+            }
+            return utf8
+        case .normal, .unused, .undefined:
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(text.utf8.count)
+            var view = Array(text.utf8)[...]
+            while let b = view.first {
+                if b == 0xE2, view.count >= 3, view[view.startIndex + 1] == 0x96, view[view.startIndex + 2] == 0x81 {
+                    bytes.append(0x20)
+                    view = view.dropFirst(3)
+                } else {
+                    bytes.append(b)
+                    view = view.dropFirst()
+                }
+            }
+            return bytes
+        }
+    }
+
     /// The decoded bytes of one token by type (see `tokenBytes`).
     static func bytes(ofToken text: String, type: TokenType) -> [UInt8] {
         switch type {
@@ -189,5 +250,61 @@ public final class BPETokenizer: Tokenizer {
         case .normal, .unused, .undefined:
             return ByteLevel.decode(text)
         }
+    }
+}
+
+/// What both vocabulary kinds share: types, ids, end-of-generation tokens, special tokens.
+struct Vocabulary {
+    var types: [TokenType]
+    var textToID: [String: Int32]
+    var bosID: Int32?
+    var eosID: Int32?
+    var eotID: Int32?
+    var endOfGeneration: Set<Int32>
+    var control: Set<Int32>
+    var specialsAll: SpecialTokenMatcher
+    var specialsUser: SpecialTokenMatcher
+
+    init(tokens: [String], tokenTypes: [Int]?, bosID: Int32?, eosID: Int32?, eotID: Int32?) throws {
+        guard !tokens.isEmpty else { throw TokenizerError.emptyVocabulary }
+        let n = tokens.count
+        if let tokenTypes, tokenTypes.count < n {
+            throw TokenizerError.tokenTypesTooShort(count: tokenTypes.count, vocabularySize: n)
+        }
+        var textToID: [String: Int32] = [:]
+        textToID.reserveCapacity(n)
+        for (i, text) in tokens.enumerated() { textToID[text] = Int32(i) }  // last wins, as llama.cpp
+
+        var types = (0..<n).map { i -> TokenType in
+            guard let tokenTypes else { return .normal }
+            return TokenType(rawValue: tokenTypes[i]) ?? .undefined
+        }
+        func valid(_ id: Int32?) -> Int32? {
+            guard let id, id >= 0, Int(id) < n else { return nil }
+            return id
+        }
+        self.bosID = valid(bosID)
+        self.eosID = valid(eosID)
+        self.eotID = valid(eotID)
+        var eog = Set<Int32>()
+        for name in BPETokenizer.endOfGenerationNames {
+            if let id = textToID[name] {
+                eog.insert(id)
+                types[Int(id)] = .control
+            }
+        }
+        if let eos = self.eosID { eog.insert(eos) }
+        if let eot = self.eotID { eog.insert(eot) }
+        endOfGeneration = eog
+        self.types = types
+        self.textToID = textToID
+        control = Set((0..<n).filter { types[$0] == .control }.map { Int32($0) })
+
+        func specials(_ include: (TokenType) -> Bool) -> SpecialTokenMatcher {
+            SpecialTokenMatcher((0..<n).filter { include(types[$0]) && !tokens[$0].isEmpty }
+                .map { (id: Int32($0), bytes: Array(tokens[$0].utf8)) })
+        }
+        specialsAll = specials { $0 == .control || $0 == .userDefined || $0 == .unknown }
+        specialsUser = specials { $0 == .userDefined }
     }
 }

@@ -14,11 +14,14 @@ struct PieceScanner {
     let classes: UnsafePointer<UInt8>
     /// Set when a decision needed input past `end` while not final.
     var needMore = false
+    /// For `.sentencePiece`: the characters a following "▁" may join.
+    let joiners: SpaceJoiners?
 
     static let outOfRange: UInt32 = 0xFFFF_FFFF
 
-    init(base: UnsafePointer<UInt8>, end: Int, isFinal: Bool) {
+    init(base: UnsafePointer<UInt8>, end: Int, isFinal: Bool, joiners: SpaceJoiners? = nil) {
         self.base = base
+        self.joiners = joiners
         self.end = end
         self.isFinal = isFinal
         self.classes = UnsafePointer(CharClassTable.shared.pointer)
@@ -55,8 +58,28 @@ struct PieceScanner {
         switch kind {
         case .digitsThenGPT2: return gpt2End(from: pos, splitDigits: true)
         case .gpt2: return gpt2End(from: pos, splitDigits: false)
-        case .llama3: return llama3End(from: pos)
+        case .llama3: return llama3End(from: pos, maxDigits: 3)
+        case .qwen2: return llama3End(from: pos, maxDigits: 1)
+        case .sentencePiece: return sentencePieceEnd(from: pos)
         }
+    }
+
+    /// SentencePiece cut points: before a space (or a literal "▁") whose preceding character
+    /// no vocabulary token continues with "▁" (`SpaceJoiners`).
+    mutating func sentencePieceEnd(from pos: Int) -> Int {
+        let b0 = base[pos]
+        var p = pos + (b0 < 0x80 ? 1 : b0 < 0xE0 ? 2 : b0 < 0xF0 ? 3 : 4)
+        while p < end {
+            let b = base[p]
+            if b == 0x20 || (b == 0xE2 && base[p + 1] == 0x96 && base[p + 2] == 0x81) {
+                var q = p - 1
+                while base[q] & 0xC0 == 0x80 { q -= 1 }
+                if !(joiners?.joins(at(q).scalar) ?? true) { return p }
+            }
+            p += 1
+        }
+        if !isFinal { needMore = true }
+        return end
     }
 
     /// GPT-2 splitter. With `splitDigits`, each `\p{N}` code point is its own segment first
@@ -118,8 +141,9 @@ struct PieceScanner {
     }
 
     /// Llama 3 splitter: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
-    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-    mutating func llama3End(from pos: Int) -> Int {
+    /// ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`; with `maxDigits` 1 it is Qwen 2's
+    /// (`\p{N}` alone).
+    mutating func llama3End(from pos: Int, maxDigits: Int) -> Int {
         let c = at(pos)
         if c.scalar == 0x27 {
             let n1 = Self.asciiLower(at(pos + 1).scalar)
@@ -148,7 +172,7 @@ struct PieceScanner {
         if c.cls == CharClass.number {
             var p = pos
             var n = 0
-            while n < 3 {
+            while n < maxDigits {
                 let x = at(p)
                 if x.cls != CharClass.number { break }
                 p += x.len

@@ -63,11 +63,11 @@ public struct StreamingEncoder: Sendable {
     /// - Parameters:
     ///   - tokenizer: The tokenizer; documents are encoded with `parseSpecial: false`.
     ///   - replaceInvalid: Substitute U+FFFD for ill-formed UTF-8 instead of throwing.
-    /// - Throws: `TokenizerError.streamingUnsupported` if the vocabulary has USER_DEFINED tokens
-    ///   (they are split out of text before pre-tokenization, which this encoder does not do).
+    /// - Throws: `TokenizerError.streamingUnsupported` for a SentencePiece vocabulary with
+    ///   `add_space_prefix` (the added space is not document text, so it has no byte offset).
     public init(tokenizer: BPETokenizer, replaceInvalid: Bool = false) throws {
-        guard !tokenizer.hasSpecialTokens(parseSpecial: false) else {
-            throw TokenizerError.streamingUnsupported(reason: "the vocabulary has USER_DEFINED tokens")
+        if let spm = tokenizer.sentencePiece, spm.addSpacePrefix {
+            throw TokenizerError.streamingUnsupported(reason: "the SentencePiece vocabulary adds a space prefix")
         }
         self.tokenizer = tokenizer
         self.replaceInvalid = replaceInvalid
@@ -158,30 +158,65 @@ public struct StreamingEncoder: Sendable {
     }
 
     /// Emits tokens for every settled piece of `pending` and drops those bytes.
+    ///
+    /// USER_DEFINED tokens (matched even in documents) are handled by cutting `pending` at the
+    /// last position that no occurrence of one spans and that is at least the longest such
+    /// token's length before the end (an occurrence could still grow into the next chunk
+    /// there): llama.cpp's partition of the text before such a cut is the partition of the
+    /// whole text there. The text fragment that reaches the cut may continue, so it is scanned
+    /// as not final.
     private mutating func tokenizePending(isFinal: Bool) -> [EncodedToken] {
         var output: [EncodedToken] = []
         var ids: [Int32] = []
+        let tokenizer = self.tokenizer
         let kind = tokenizer.preTokenizer
         let count = pending.count
+        let atEnd = isFinal && carry.isEmpty
+        let matcher = tokenizer.specialMatcher(parseSpecial: false)
         var committed = 0
         pending.withUnsafeBufferPointer { buf in
             guard let base = buf.baseAddress else { return }
-            var scanner = PieceScanner(base: base, end: count, isFinal: isFinal && carry.isEmpty)
-            var pos = 0
-            while pos < count {
-                scanner.needMore = false
-                let end = scanner.pieceEnd(from: pos, kind: kind)
-                if scanner.needMore { break }
-                ids.removeAll(keepingCapacity: true)
-                tokenizer.encodePiece(base + pos, end - pos, scratch: &scratch, into: &ids)
-                var offset = pos
-                for id in ids {
-                    output.append(EncodedToken(id: id, byteOffset: documentOffset(min(offset, end - 1))))
-                    offset += tokenizer.tokenBytes(id).count
-                }
-                pos = end
+            let fragments: [Fragment]
+            let cut: Int
+            if matcher.isEmpty {
+                fragments = [.text(start: 0, end: count)]
+                cut = count
+            } else {
+                let found = matcher.occurrences(base, count: count)
+                fragments = matcher.partition(count: count, occurrences: found)
+                cut = atEnd ? count : matcher.cleanCut(atMost: max(0, count - matcher.maxLength + 1), occurrences: found)
             }
-            committed = pos
+            fragmentLoop: for fragment in fragments {
+                switch fragment {
+                case .token(let id, let start):
+                    guard start < cut else { break fragmentLoop }
+                    output.append(EncodedToken(id: id, byteOffset: documentOffset(start)))
+                    committed = start + tokenizer.tokenBytes(id).count
+                case .text(let start, let end):
+                    guard start < cut else { break fragmentLoop }
+                    let segmentEnd = min(end, cut)
+                    // A fragment that ends before the cut is followed by a settled special token.
+                    let final = atEnd || end < cut
+                    var scanner = PieceScanner(base: base, end: segmentEnd, isFinal: final,
+                                               joiners: tokenizer.sentencePiece?.joiners)
+                    var pos = start
+                    while pos < segmentEnd {
+                        scanner.needMore = false
+                        let pieceEnd = scanner.pieceEnd(from: pos, kind: kind)
+                        if scanner.needMore { break }
+                        ids.removeAll(keepingCapacity: true)
+                        tokenizer.encodePiece(base + pos, pieceEnd - pos, scratch: &scratch, into: &ids)
+                        var offset = pos
+                        for id in ids {
+                            output.append(EncodedToken(id: id, byteOffset: documentOffset(min(offset, pieceEnd - 1))))
+                            offset += tokenizer.tokenBytes(id).count
+                        }
+                        pos = pieceEnd
+                    }
+                    committed = pos
+                    if pos < end { break fragmentLoop }
+                }
+            }
         }
         if committed > 0 {
             let newStart = committed < count ? documentOffset(committed) : consumed - Int64(carry.count)

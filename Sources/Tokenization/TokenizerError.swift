@@ -8,6 +8,8 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible,
     case unknownPreTokenizer(name: String)
     /// The token type list is shorter than the token list.
     case tokenTypesTooShort(count: Int, vocabularySize: Int)
+    /// The score list is shorter than the token list.
+    case scoresTooShort(count: Int, vocabularySize: Int)
     /// A merge line has no space separating its two halves.
     case malformedMerge(index: Int, line: String)
     /// A merge line names a token that is not in the vocabulary.
@@ -28,9 +30,11 @@ public enum TokenizerError: Error, Equatable, Sendable, CustomStringConvertible,
         case .emptyVocabulary:
             return "The tokenizer vocabulary is empty, so no text can be tokenized."
         case .unknownPreTokenizer(let name):
-            return "The pre-tokenizer '\(name)' (tokenizer.ggml.pre) is not supported; supported names include smollm, starcoder, gpt-2, llama3 and llama-bpe."
+            return "The pre-tokenizer '\(name)' (tokenizer.ggml.pre) is not supported; supported names include smollm, starcoder, gpt-2, llama3, llama-bpe and qwen2."
         case .tokenTypesTooShort(let count, let size):
             return "The token type list has \(count) entries but the vocabulary has \(size) tokens."
+        case .scoresTooShort(let count, let size):
+            return "The token score list (tokenizer.ggml.scores) has \(count) entries but the vocabulary has \(size) tokens."
         case .malformedMerge(let index, let line):
             return "Merge \(index) ('\(line)') is malformed: it needs two tokens separated by a space."
         case .mergeReferencesUnknownToken(let index, let line, let token):

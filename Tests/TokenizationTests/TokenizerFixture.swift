@@ -110,13 +110,13 @@ struct TokenizerCase: Sendable, CustomStringConvertible {
     let ids: [Int32]
     var description: String { "\(name) (parse_special=\(parseSpecial))" }
 
-    static func all() throws -> [TokenizerCase] {
-        let json = try Fixtures.json("tokenizer_cases.json")
-        guard let cases = json["cases"] as? [[String: Any]] else { throw TokenizerFixture.Malformed(source: "tokenizer_cases.json", key: "cases") }
+    static func all(file: String = "tokenizer_cases.json") throws -> [TokenizerCase] {
+        let json = try Fixtures.json(file)
+        guard let cases = json["cases"] as? [[String: Any]] else { throw TokenizerFixture.Malformed(source: file, key: "cases") }
         return try cases.map { c in
             guard let name = c["name"] as? String, let text = c["text"] as? String,
                   let special = c["parse_special"] as? Bool, let ids = c["ids"] as? [Int] else {
-                throw TokenizerFixture.Malformed(source: "tokenizer_cases.json", key: "cases[]")
+                throw TokenizerFixture.Malformed(source: file, key: "cases[]")
             }
             return TokenizerCase(name: name, parseSpecial: special, text: text, ids: ids.map { Int32($0) })
         }
