@@ -71,11 +71,17 @@ double ss_bench_gemm(int type, int64_t rows, int64_t cols, int64_t ntok, int ite
     if (w && packed && x && act && out) {
         uint64_t seed = 12345;
         for (size_t i = 0; i < wbytes; ++i) w[i] = (uint8_t)ss_rand(&seed);
-        const size_t bs = ss_row_bytes(type, SS_QK);
-        for (size_t i = 0; i + bs <= wbytes; i += bs) {  // sane f16 scales (0x2000..0x23ff ~ 0.008)
+        // Sane f16 scales (0x2000..0x23ff ~ 0.008) in each block's f16 fields.
+        const ss_fmt f = ss_fmt_of(type);
+        const size_t bs = f.qk ? (size_t)f.gbytes : ss_row_bytes(type, SS_QK);
+        size_t fo[2] = {0, 2};
+        int nf = type == SS_TYPE_Q4_1 || type == SS_TYPE_Q5_1 || type == SS_TYPE_Q4_K || type == SS_TYPE_Q5_K ? 2 : 1;
+        if (type == SS_TYPE_Q2_K) { fo[0] = 80; fo[1] = 82; nf = 2; }
+        if (type == SS_TYPE_Q3_K) fo[0] = 108;
+        if (type == SS_TYPE_Q6_K) fo[0] = 208;
+        for (size_t i = 0; i + bs <= wbytes; i += bs) {
             const uint16_t h = (uint16_t)(0x2000 | (ss_rand(&seed) & 0x3ff));
-            memcpy(w + i, &h, 2);
-            if (type == SS_TYPE_Q4_1) memcpy(w + i + 2, &h, 2);
+            for (int k = 0; k < nf; ++k) memcpy(w + i + fo[k], &h, 2);
         }
         for (int64_t i = 0; i < ntok * cols; ++i) x[i] = (float)ss_rand(&seed) / 4294967296.0f - 0.25f;
         for (int64_t t = 0; t < ntok; ++t)

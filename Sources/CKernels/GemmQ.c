@@ -24,7 +24,7 @@ void ss_gemm_q(int type, const void *packed, int64_t rows, int64_t cols, const v
     if (fn == NULL || !ss_isa_supported(h->isa)) return;
     const int R = h->R, NT = ss_nt_for_isa(h->isa);
     const int64_t nb = cols / SS_QK;
-    const size_t tbb = ss_tile_block_bytes(type, R);
+    const size_t tbytes = ss_tile_bytes(type, R, cols);
     const size_t astride = ss_act_row_bytes(cols);
     const uint8_t *base = (const uint8_t *)packed + sizeof(ss_pack_header);
     const uint8_t *a = (const uint8_t *)act;
@@ -33,7 +33,7 @@ void ss_gemm_q(int type, const void *packed, int64_t rows, int64_t cols, const v
     // inside, one weight tile stays in L1 for all the token tiles of the block.
     for (int64_t tb0 = 0; tb0 < ntok; tb0 += SS_TOKEN_BLOCK)
     for (int64_t tile = row_begin / R; tile * R < row_end; ++tile) {
-        const uint8_t *w = base + (size_t)(tile * nb) * tbb;
+        const uint8_t *w = base + (size_t)tile * tbytes;
         const int64_t r0 = tile * R;
         const int64_t lo = row_begin > r0 ? row_begin : r0;
         const int64_t hi = row_end < r0 + R ? row_end : r0 + R;

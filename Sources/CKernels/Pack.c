@@ -2,7 +2,59 @@
 #include "internal.h"
 
 static int ss_is_quant(int type) {
-    return type == SS_TYPE_Q4_0 || type == SS_TYPE_Q4_1 || type == SS_TYPE_Q8_0;
+    return type == SS_TYPE_Q4_0 || type == SS_TYPE_Q4_1 || type == SS_TYPE_Q8_0 || ss_fmt_of(type).qk != 0;
+}
+
+/// Elements per ggml block of a packed type (cols must be a multiple).
+static int64_t ss_pack_qk(int type) {
+    const ss_fmt f = ss_fmt_of(type);
+    return f.qk ? f.qk : SS_QK;
+}
+
+/// Packs the generic-kernel types (layout: ss_xsb_bytes).
+static void ss_pack_x(int type, const uint8_t *src, int64_t rows, int64_t cols, int R, int64_t tiles, uint8_t *out) {
+    const ss_fmt f = ss_fmt_of(type);
+    const int SB = f.qk / 32;
+    const int64_t nsb = cols / f.qk;
+    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t sbb = ss_xsb_bytes(f, R);
+    const size_t grow = (size_t)nsb * (size_t)f.gbytes;
+    ss_dblock blk;
+    for (int64_t t = 0; t < tiles; ++t) {
+        for (int64_t s = 0; s < nsb; ++s) {
+            uint8_t *o = out + (size_t)(t * nsb + s) * sbb;
+            memset(o, 0, sbb);  // padding rows: zero quants and zero scales
+            uint8_t *od = o + (size_t)SB * qb * (size_t)R;
+            uint8_t *om = od + 2 * R;
+            int8_t *osc = (int8_t *)(om + (f.min ? 2 * R : 0));
+            int8_t *omn = osc + ((f.sc || f.split) ? (size_t)SB * per * (size_t)R : 0);
+            for (int r = 0; r < R; ++r) {
+                const int64_t row = t * R + r;
+                if (row >= rows) break;
+                ss_decode_block(type, src + (size_t)row * grow + (size_t)s * (size_t)f.gbytes, &blk);
+                memcpy(od + 2 * r, &blk.d, 2);
+                if (f.min) {
+                    // K mins are subtracted: store -dmin (exact sign flip) so every kernel adds.
+                    const uint16_t m = f.min == 2 ? (uint16_t)(blk.dm ^ 0x8000u) : blk.dm;
+                    memcpy(om + 2 * r, &m, 2);
+                }
+                for (int b = 0; b < SB; ++b) {
+                    uint8_t *oq = o + (size_t)b * qb * (size_t)R;
+                    const uint8_t *u = blk.u + 32 * b;
+                    for (size_t j = 0; j < qb / 4; ++j)
+                        for (int k = 0; k < 4; ++k) {
+                            const size_t i = 4 * j + (size_t)k;
+                            oq[(j * (size_t)R + (size_t)r) * 4 + (size_t)k] =
+                                f.nib ? (uint8_t)(u[i] | (u[i + 16] << 4)) : u[i];
+                        }
+                    for (size_t h = 0; h < per; ++h) {
+                        if (f.sc || f.split) osc[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.sc[2 * b + h];
+                        if (f.min == 2) omn[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.mn[2 * b + h];
+                    }
+                }
+            }
+        }
+    }
 }
 
 int64_t ss_row_granularity(int type) {
@@ -11,10 +63,10 @@ int64_t ss_row_granularity(int type) {
 }
 
 size_t ss_packed_size(int type, int64_t rows, int64_t cols) {
-    if (!ss_is_quant(type) || rows <= 0 || cols <= 0 || cols % SS_QK) return 0;
+    if (!ss_is_quant(type) || rows <= 0 || cols <= 0 || cols % ss_pack_qk(type)) return 0;
     const int R = ss_r_for_isa(ss_isa());
     const int64_t tiles = (rows + R - 1) / R;
-    return sizeof(ss_pack_header) + (size_t)tiles * (size_t)(cols / SS_QK) * ss_tile_block_bytes(type, R);
+    return sizeof(ss_pack_header) + (size_t)tiles * ss_tile_bytes(type, R, cols);
 }
 
 int ss_packed_isa(const void *packed) {
@@ -24,7 +76,7 @@ int ss_packed_isa(const void *packed) {
 }
 
 int ss_pack(int type, const void *src, int64_t rows, int64_t cols, void *dst) {
-    if (!ss_is_quant(type) || rows <= 0 || cols <= 0 || cols % SS_QK) return 0;
+    if (!ss_is_quant(type) || rows <= 0 || cols <= 0 || cols % ss_pack_qk(type)) return 0;
     const int isa = ss_isa();
     const int R = ss_r_for_isa(isa);
     const int64_t nb = cols / SS_QK, tiles = (rows + R - 1) / R;
@@ -45,6 +97,10 @@ int ss_pack(int type, const void *src, int64_t rows, int64_t cols, void *dst) {
     h.cols = cols;
     h.tiles = tiles;
     memcpy(dst, &h, sizeof h);
+    if (ss_fmt_of(type).qk) {
+        ss_pack_x(type, (const uint8_t *)src, rows, cols, R, tiles, (uint8_t *)dst + sizeof h);
+        return 1;
+    }
 
     const uint8_t *s = (const uint8_t *)src;
     uint8_t *out = (uint8_t *)dst + sizeof h;

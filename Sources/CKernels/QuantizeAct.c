@@ -18,17 +18,18 @@ void ss_quantize_act_scalar(const float *x, int64_t n, ss_act_block *dst) {
         for (int j = 0; j < SS_QK; ++j) amax = fmaxf(amax, fabsf(x[j]));
         float d, id;
         ss_act_scale(amax, &d, &id);
-        int32_t sum = 0;
+        int32_t sum = 0, sum16 = 0;
         for (int j = 0; j < SS_QK; ++j) {
             long v = lrintf(x[j] * id);  // default rounding: half to even, like cvtps2dq
             v = v > 127 ? 127 : (v < -127 ? -127 : v);
             dst->qs[j] = (int8_t)v;
             sum += dst->qs[j];
+            if (j == 15) sum16 = sum;
         }
         dst->d = d;
         dst->sum = sum;
         dst->s = d * (float)sum;
-        dst->zero = 0;
+        dst->sum16 = sum16;
     }
 }
 
@@ -62,10 +63,14 @@ SS_TAVX2 void ss_quantize_act_avx2(const float *x, int64_t n, ss_act_block *dst)
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
         s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
         const int32_t sum = _mm_cvtsi128_si32(s4);
+        const __m256i s01 = _mm256_add_epi32(q[0], q[1]);
+        __m128i h4 = _mm_add_epi32(_mm256_castsi256_si128(s01), _mm256_extracti128_si256(s01, 1));
+        h4 = _mm_add_epi32(h4, _mm_shuffle_epi32(h4, 0x4e));
+        h4 = _mm_add_epi32(h4, _mm_shuffle_epi32(h4, 0xb1));
         dst->d = d;
         dst->sum = sum;
         dst->s = d * (float)sum;
-        dst->zero = 0;
+        dst->sum16 = _mm_cvtsi128_si32(h4);
     }
 }
 
@@ -87,7 +92,7 @@ SS_T512 void ss_quantize_act_avx512(const float *x, int64_t n, ss_act_block *dst
         dst->d = d;
         dst->sum = sum;
         dst->s = d * (float)sum;
-        dst->zero = 0;
+        dst->sum16 = _mm512_reduce_add_epi32(q0);
     }
 }
 #endif

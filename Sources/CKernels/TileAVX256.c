@@ -99,6 +99,32 @@ static SS_AI SS_TAVX2 void ss_kavx2(const int type, const int NT, const uint8_t 
         }                                                                                        \
     }
 
+#define SS_X_VNNI 1
+#define SS_X_NAME ss_kxvnni
+#define SS_X_TARGET SS_TVNNI256
+#include "TileX256.h"
+#undef SS_X_VNNI
+#undef SS_X_NAME
+#undef SS_X_TARGET
+#define SS_X_VNNI 0
+#define SS_X_NAME ss_kxavx2
+#define SS_X_TARGET SS_TAVX2
+#include "TileX256.h"
+#undef SS_X_VNNI
+#undef SS_X_NAME
+#undef SS_X_TARGET
+
+#define SS_X_TYPES(X, ISA)                                                                       \
+    X(ISA, q5_0, SS_TYPE_Q5_0) X(ISA, q5_1, SS_TYPE_Q5_1) X(ISA, q2_k, SS_TYPE_Q2_K)            \
+    X(ISA, q3_k, SS_TYPE_Q3_K) X(ISA, q4_k, SS_TYPE_Q4_K) X(ISA, q5_k, SS_TYPE_Q5_K)            \
+    X(ISA, q6_k, SS_TYPE_Q6_K) X(ISA, iq4_nl, SS_TYPE_IQ4_NL) X(ISA, iq4_xs, SS_TYPE_IQ4_XS)
+#define SS_X_DEF_vnni(ISA, N, T) SS_TILE256(ss_tilevnni_##N, ss_kxvnni, SS_TVNNI256, T)
+#define SS_X_DEF_avx2(ISA, N, T) SS_TILE256(ss_tileavx2_##N, ss_kxavx2, SS_TAVX2, T)
+#define SS_X_CASE_vnni(ISA, N, T) case T: return ss_tilevnni_##N;
+#define SS_X_CASE_avx2(ISA, N, T) case T: return ss_tileavx2_##N;
+SS_X_TYPES(SS_X_DEF_vnni, vnni)
+SS_X_TYPES(SS_X_DEF_avx2, avx2)
+
 SS_TILE256(ss_tilevnni_q4_0, ss_kvnni, SS_TVNNI256, SS_TYPE_Q4_0)
 SS_TILE256(ss_tilevnni_q4_1, ss_kvnni, SS_TVNNI256, SS_TYPE_Q4_1)
 SS_TILE256(ss_tilevnni_q8_0, ss_kvnni, SS_TVNNI256, SS_TYPE_Q8_0)
@@ -111,6 +137,7 @@ ss_tile_fn ss_tile_avxvnni(int type) {
     case SS_TYPE_Q4_0: return ss_tilevnni_q4_0;
     case SS_TYPE_Q4_1: return ss_tilevnni_q4_1;
     case SS_TYPE_Q8_0: return ss_tilevnni_q8_0;
+    SS_X_TYPES(SS_X_CASE_vnni, vnni)
     default: return NULL;
     }
 }
@@ -120,6 +147,7 @@ ss_tile_fn ss_tile_avx2(int type) {
     case SS_TYPE_Q4_0: return ss_tileavx2_q4_0;
     case SS_TYPE_Q4_1: return ss_tileavx2_q4_1;
     case SS_TYPE_Q8_0: return ss_tileavx2_q8_0;
+    SS_X_TYPES(SS_X_CASE_avx2, avx2)
     default: return NULL;
     }
 }

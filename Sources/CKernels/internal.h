@@ -53,6 +53,70 @@ static inline size_t ss_tile_block_bytes(int type, int R) {
     return (size_t)R * qb + (size_t)R * 2 * (type == SS_TYPE_Q4_1 ? 2 : 1);
 }
 
+/// How a weight type of the generic ("x") packed kernels is stored and multiplied (every type
+/// except the original Q4_0 / Q4_1 / Q8_0 kernels). A ggml block of `qk` elements is decoded to
+/// unsigned stored values u (ss_decode_block); the weight is q = lut ? ss_iq4_values[u] : u - off,
+/// times a scale per 16 (`split`) or per 32 elements, minus a min (`min`).
+typedef struct ss_fmt {
+    int qk;      // elements per ggml block (0: not a generic-kernel type)
+    int gbytes;  // bytes per ggml block
+    int nib;     // packed as 4-bit values (else one byte per value)
+    int lut;     // values index the IQ4 table
+    int off;     // q = u - off (non-table types)
+    int split;   // integer scales (and mins) per 16 elements
+    int sc;      // integer scales per 32 elements (non-split K types)
+    int min;     // 0: none; 1: float min per 32-block added (Q5_1); 2: dmin * integer min subtracted
+    int umax;    // largest stored value (AVX2 int16 headroom)
+} ss_fmt;
+
+static inline ss_fmt ss_fmt_of(int type) {
+    ss_fmt f = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    switch (type) {
+    case SS_TYPE_Q5_0: f = (ss_fmt){32, 22, 0, 0, 16, 0, 0, 0, 31}; break;
+    case SS_TYPE_Q5_1: f = (ss_fmt){32, 24, 0, 0, 0, 0, 0, 1, 31}; break;
+    case SS_TYPE_Q2_K: f = (ss_fmt){256, 84, 1, 0, 0, 1, 0, 2, 3}; break;
+    case SS_TYPE_Q3_K: f = (ss_fmt){256, 110, 1, 0, 4, 1, 0, 0, 7}; break;
+    case SS_TYPE_Q4_K: f = (ss_fmt){256, 144, 1, 0, 0, 0, 1, 2, 15}; break;
+    case SS_TYPE_Q5_K: f = (ss_fmt){256, 176, 0, 0, 0, 0, 1, 2, 31}; break;
+    case SS_TYPE_Q6_K: f = (ss_fmt){256, 210, 0, 0, 32, 1, 0, 0, 63}; break;
+    case SS_TYPE_IQ4_NL: f = (ss_fmt){32, 18, 1, 1, 0, 0, 0, 0, 15}; break;
+    case SS_TYPE_IQ4_XS: f = (ss_fmt){256, 136, 1, 1, 0, 0, 1, 0, 15}; break;
+    default: break;
+    }
+    return f;
+}
+
+/// The IQ4_NL / IQ4_XS non-linear values.
+extern const int8_t ss_iq4_values[16];
+
+/// One decoded ggml block of a generic-kernel type: stored values, per-16 integer scales and
+/// mins (a per-32 value repeated twice), and the raw f16 scale and min (dmin, or m for Q5_1).
+typedef struct ss_dblock {
+    uint8_t u[256];
+    int8_t sc[16];
+    int8_t mn[16];
+    uint16_t d, dm;
+} ss_dblock;
+
+void ss_decode_block(int type, const uint8_t *g, ss_dblock *o);
+
+/// Bytes of one packed tile super-block (R rows x qk columns) of a generic-kernel type:
+/// qk/32 blocks of quants (R x 16 or R x 32 bytes each, dword-interleaved by row), R f16 d,
+/// R f16 mins (min != 0; K mins stored negated), then int8 scales and int8 mins per block
+/// (R each, or 2R for split types: first-16 values then last-16 values).
+static inline size_t ss_xsb_bytes(ss_fmt f, int R) {
+    const size_t SB = (size_t)f.qk / 32, qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    return SB * qb * (size_t)R + 2 * (size_t)R + (f.min ? 2 * (size_t)R : 0) +
+           ((f.sc || f.split) ? SB * per * (size_t)R : 0) + (f.min == 2 ? SB * per * (size_t)R : 0);
+}
+
+/// Bytes of one packed tile (R rows x cols) of any packed type.
+static inline size_t ss_tile_bytes(int type, int R, int64_t cols) {
+    const ss_fmt f = ss_fmt_of(type);
+    if (f.qk) return (size_t)(cols / f.qk) * ss_xsb_bytes(f, R);
+    return (size_t)(cols / SS_QK) * ss_tile_block_bytes(type, R);
+}
+
 static inline float ss_f16_to_f32(uint16_t h) {
     const uint32_t sign = (uint32_t)(h & 0x8000) << 16;
     uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ff, bits;

@@ -6,7 +6,7 @@ public enum KernelBenchmark {
     public struct Figure: Sendable, Codable, Equatable {
         /// Instruction-set path (`scalar`, `avx2`, `avxvnni`, `avx512vnni`).
         public var isa: String
-        /// Weight format (`q4_0`, `q4_1`, `q8_0`).
+        /// Weight format (``TensorFormat/name``: `q4_1`, `q4_k`, …).
         public var type: String
         public var rows: Int
         public var cols: Int
@@ -29,14 +29,14 @@ public enum KernelBenchmark {
         }
     }
 
-    /// The shapes of a SmolLM2-135M forward pass: a feed-forward product at decode (1 token) and
-    /// prefill (64 tokens) sizes, and a slice of the Q8_0 vocabulary output.
-    public static let defaultShapes: [Shape] = [
-        Shape(typeID: 3, rows: 1536, cols: 576, tokens: 1),
-        Shape(typeID: 3, rows: 1536, cols: 576, tokens: 64),
-        Shape(typeID: 8, rows: 4096, cols: 576, tokens: 1),
-        Shape(typeID: 8, rows: 4096, cols: 576, tokens: 64),
-    ]
+    /// Feed-forward products of a SmolLM2-135M forward pass for every format with packed
+    /// kernels, at decode (1 token) and prefill (64 tokens) sizes: the up projection
+    /// (1536 x 576) for 32-element formats, the down projection (576 x 1536, rows a multiple of
+    /// 256) for K-quants and IQ4_XS — the same multiply-adds, so the figures compare directly.
+    public static let defaultShapes: [Shape] = TensorFormat.all.filter(\.hasPackedKernels).flatMap { format in
+        let (rows, cols) = format.blockElements == 256 ? (576, 1536) : (1536, 576)
+        return [1, 64].map { Shape(typeID: format.typeID, rows: rows, cols: cols, tokens: $0) }
+    }
 
     /// Measures every shape on every instruction-set path this CPU supports.
     ///
@@ -64,11 +64,6 @@ public enum KernelBenchmark {
     }
 
     static func typeName(_ id: Int32) -> String {
-        switch id {
-        case 2: "q4_0"
-        case 3: "q4_1"
-        case 8: "q8_0"
-        default: "type\(id)"
-        }
+        TensorFormat.of(id)?.name ?? "type\(id)"
     }
 }

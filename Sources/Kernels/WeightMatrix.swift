@@ -10,8 +10,10 @@ public final class WeightMatrix: @unchecked Sendable {
 
     /// The tensor's name in the model file.
     public let name: String
-    /// ggml type id (0 F32, 1 F16, 2 Q4_0, 3 Q4_1, 8 Q8_0, 30 BF16).
+    /// ggml type id (see ``TensorFormat/all`` for the ones the kernels read).
     public let typeID: Int32
+    /// The kernels' description of `typeID` (nil for a type they cannot read).
+    public let format: TensorFormat?
     /// Output rows.
     public let rows: Int
     /// Inputs per row.
@@ -29,6 +31,7 @@ public final class WeightMatrix: @unchecked Sendable {
     public init(name: String, typeID: Int32, rows: Int, cols: Int, rowBytes: Int, bytes: UnsafeRawPointer) {
         self.name = name
         self.typeID = typeID
+        self.format = TensorFormat.of(typeID)
         self.rows = rows
         self.cols = cols
         self.rowBytes = rowBytes
@@ -37,8 +40,12 @@ public final class WeightMatrix: @unchecked Sendable {
 
     deinit { if arena == nil { packed?.deallocate() } }
 
-    /// Whether the integer (fast) kernels can use this matrix.
-    public var isQuantized: Bool { typeID == 2 || typeID == 3 || typeID == 8 }
+    /// Whether the integer (fast) kernels can use this matrix: its format has packed kernels and
+    /// the row length is a multiple of its block.
+    public var isQuantized: Bool {
+        guard let format, format.hasPackedKernels else { return false }
+        return format.acceptsRowLength(cols)
+    }
 
     /// Bytes the packed copy needs (0 for float types).
     public var packedSize: Int { isQuantized ? ss_packed_size(typeID, Int64(rows), Int64(cols)) : 0 }
@@ -50,14 +57,19 @@ public final class WeightMatrix: @unchecked Sendable {
     public func pack(into arena: HugePageArena? = nil) {
         guard isQuantized, packed == nil else { return }
         let size = packedSize
+        guard size > 0 else { return }
         if let arena, let slot = arena.allocate(size) {
-            ss_pack(typeID, raw, Int64(rows), Int64(cols), slot)
-            packed = slot
-            self.arena = arena
+            if ss_pack(typeID, raw, Int64(rows), Int64(cols), slot) == 1 {
+                packed = slot
+                self.arena = arena
+            }
         } else {
             let buffer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 64), alignment: 64)
-            ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer)
-            packed = buffer
+            if ss_pack(typeID, raw, Int64(rows), Int64(cols), buffer) == 1 {
+                packed = buffer
+            } else {
+                buffer.deallocate()
+            }
         }
     }
 

@@ -31,6 +31,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(help: "Skip the kernel micro-benchmark.")
     var noKernels = false
 
+    @Flag(help: "Run only the kernel micro-benchmark (GOP/s per weight format and instruction set; no model needed).")
+    var kernels = false
+
     @Flag(help: "Print one JSON document instead of text lines.")
     var json = false
 
@@ -70,6 +73,18 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
+        if kernels {
+            let figures = KernelBenchmark.measure()
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(figures), as: UTF8.self))
+            } else {
+                print("kernels: \(KernelInfo.isaName) selected; single thread")
+                Self.printKernelFigures(figures)
+            }
+            return
+        }
         let model = try options.load(logger: options.makeLogger())
         let threads = options.threadCount
         let contextLimit = model.config.contextLength
@@ -137,11 +152,7 @@ struct BenchCommand: ParsableCommand {
         var kernelFigures: [KernelBenchmark.Figure] = []
         if !noKernels {
             kernelFigures = KernelBenchmark.measure()
-            if !json {
-                for k in kernelFigures {
-                    print(String(format: "kernel: %@ %@ %dx%d ntok %d: %.1f GOP/s", k.isa, k.type, k.rows, k.cols, k.tokens, k.gops))
-                }
-            }
+            if !json { Self.printKernelFigures(kernelFigures) }
         }
         if json {
             let report = Report(model: model.path, threads: threads, precision: options.precision.rawValue,
@@ -150,6 +161,13 @@ struct BenchCommand: ParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        }
+    }
+
+    /// One line per kernel figure: `kernel: <isa> <format> <rows>x<cols> ntok <n>: <g> GOP/s`.
+    static func printKernelFigures(_ figures: [KernelBenchmark.Figure]) {
+        for k in figures {
+            print(String(format: "kernel: %@ %@ %dx%d ntok %d: %.1f GOP/s", k.isa, k.type, k.rows, k.cols, k.tokens, k.gops))
         }
     }
 

@@ -7,7 +7,7 @@ import Testing
 // process-wide ISA selection (ss_set_isa); each test restores the previous selection.
 
 /// A small deterministic generator (SplitMix64).
-private struct SplitMix {
+struct SplitMix {
     var state: UInt64
     mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
@@ -29,12 +29,12 @@ private let quantTypes: [Int32] = [SS_TYPE_Q4_0, SS_TYPE_Q4_1, SS_TYPE_Q8_0]
 private let allTypes: [Int32] = [SS_TYPE_F32, SS_TYPE_F16, SS_TYPE_BF16] + quantTypes
 
 /// The ISA paths this machine supports.
-private var supportedISAs: [Int32] {
+var supportedISAs: [Int32] {
     [SS_ISA_SCALAR, SS_ISA_AVX2, SS_ISA_AVXVNNI, SS_ISA_AVX512VNNI].filter { ss_isa_supported($0) == 1 }
 }
 
 /// Runs `body` with `isa` forced, restoring the previous selection afterwards.
-private func withISA<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
+func withISA<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
     let previous = ss_isa()
     #expect(ss_set_isa(isa) == 1)
     defer { _ = ss_set_isa(previous) }
@@ -43,12 +43,12 @@ private func withISA<T>(_ isa: Int32, _ body: () throws -> T) rethrows -> T {
 
 // MARK: - ggml reference quantizers and decoders
 
-private func appendU16(_ bytes: inout [UInt8], _ v: UInt16) {
+func appendU16(_ bytes: inout [UInt8], _ v: UInt16) {
     bytes.append(UInt8(v & 0xff))
     bytes.append(UInt8(v >> 8))
 }
 
-private func f16Bits(_ x: Float) -> UInt16 { Float16(x).bitPattern }
+func f16Bits(_ x: Float) -> UInt16 { Float16(x).bitPattern }
 private func f16Value(_ b: [UInt8], _ o: Int) -> Float {
     Float(Float16(bitPattern: UInt16(b[o]) | UInt16(b[o + 1]) << 8))
 }
@@ -134,14 +134,15 @@ private func weightValue(_ type: Int32, _ w: [UInt8], cols: Int, r: Int, k: Int)
 }
 
 /// A quantized activation block read back from ss_quantize_act's output.
-private struct ActBlock: Equatable {
+struct ActBlock: Equatable {
     var d: Float
     var s: Float
     var sum: Int32
+    var sum16: Int32
     var q: [Int8]
 }
 
-private func actBlocks(_ bytes: [UInt8], cols: Int, token: Int) -> [ActBlock] {
+func actBlocks(_ bytes: [UInt8], cols: Int, token: Int) -> [ActBlock] {
     let rowBytes = Int(ss_act_row_bytes(Int64(cols)))
     return bytes.withUnsafeBytes { raw in
         (0..<cols / 32).map { b in
@@ -150,6 +151,7 @@ private func actBlocks(_ bytes: [UInt8], cols: Int, token: Int) -> [ActBlock] {
                 d: raw.loadUnaligned(fromByteOffset: o, as: Float.self),
                 s: raw.loadUnaligned(fromByteOffset: o + 4, as: Float.self),
                 sum: raw.loadUnaligned(fromByteOffset: o + 8, as: Int32.self),
+                sum16: raw.loadUnaligned(fromByteOffset: o + 12, as: Int32.self),
                 q: (0..<32).map { raw.loadUnaligned(fromByteOffset: o + 16 + $0, as: Int8.self) })
         }
     }
@@ -157,7 +159,7 @@ private func actBlocks(_ bytes: [UInt8], cols: Int, token: Int) -> [ActBlock] {
 
 // MARK: - C wrappers
 
-private func quantizeActs(_ x: [Float], cols: Int, ntok: Int) -> [UInt8] {
+func quantizeActs(_ x: [Float], cols: Int, ntok: Int) -> [UInt8] {
     let rowBytes = Int(ss_act_row_bytes(Int64(cols)))
     var out = [UInt8](repeating: 0, count: rowBytes * ntok)
     x.withUnsafeBufferPointer { xp in
@@ -170,7 +172,7 @@ private func quantizeActs(_ x: [Float], cols: Int, ntok: Int) -> [UInt8] {
     return out
 }
 
-private func pack(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int) -> [UInt8] {
+func pack(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int) -> [UInt8] {
     var packed = [UInt8](repeating: 0, count: ss_packed_size(type, Int64(rows), Int64(cols)))
     let rc = packed.withUnsafeMutableBytes { ss_pack(type, w, Int64(rows), Int64(cols), $0.baseAddress) }
     #expect(rc == 1)
@@ -178,7 +180,7 @@ private func pack(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int) -> [UInt8] 
 }
 
 /// Runs ss_gemm_q for tokens [t0, t0+ntok) and rows [rb, re) into `out` (ldo columns).
-private func gemmQ(_ type: Int32, _ packed: [UInt8], rows: Int, cols: Int, acts: [UInt8], t0: Int = 0,
+func gemmQ(_ type: Int32, _ packed: [UInt8], rows: Int, cols: Int, acts: [UInt8], t0: Int = 0,
                    ntok: Int, out: inout [Float], ldo: Int, rb: Int, re: Int) {
     let rowBytes = Int(ss_act_row_bytes(Int64(cols)))
     acts.withUnsafeBytes { ap in
@@ -189,7 +191,7 @@ private func gemmQ(_ type: Int32, _ packed: [UInt8], rows: Int, cols: Int, acts:
     }
 }
 
-private func runGemmF32(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int, x: [Float], t0: Int = 0, ntok: Int,
+func runGemmF32(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int, x: [Float], t0: Int = 0, ntok: Int,
                      out: inout [Float], ldo: Int, rb: Int, re: Int) {
     x.withUnsafeBufferPointer { xp in
         out.withUnsafeMutableBufferPointer { op in
@@ -199,12 +201,12 @@ private func runGemmF32(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int, x: [F
     }
 }
 
-private func bitsEqual(_ a: [Float], _ b: [Float]) -> Bool {
+func bitsEqual(_ a: [Float], _ b: [Float]) -> Bool {
     a.count == b.count && zip(a, b).allSatisfy { $0.bitPattern == $1.bitPattern }
 }
 
 /// Random row boundaries splitting [0, rows) into a few ragged ranges.
-private func randomSplit(_ rows: Int, _ rng: inout SplitMix) -> [Int] {
+func randomSplit(_ rows: Int, _ rng: inout SplitMix) -> [Int] {
     var cuts = Set([0, rows])
     for _ in 0..<min(rows, 5) { cuts.insert(rng.int(rows + 1)) }
     return cuts.sorted()
@@ -229,7 +231,7 @@ struct CKernelsTests {
         }
     }
 
-    @Test("Activation quantization follows the documented formula, bit-identical on every ISA")
+    @Test("Activation quantization follows the documented formula (with the first-16 sums), bit-identical on every ISA")
     func activationQuantization() throws {
         var rng = SplitMix(state: 1)
         let cols = 1536
@@ -245,7 +247,8 @@ struct CKernelsTests {
             let d = amax / 127, id: Float = d != 0 ? 1 / d : 0
             let q = blk.map { Int8(max(-127, min(127, ($0 * id).rounded(.toNearestOrEven)))) }
             let sum = q.reduce(Int32(0)) { $0 + Int32($1) }
-            expected.append(ActBlock(d: d, s: d * Float(sum), sum: sum, q: q))
+            let sum16 = q[0..<16].reduce(Int32(0)) { $0 + Int32($1) }
+            expected.append(ActBlock(d: d, s: d * Float(sum), sum: sum, sum16: sum16, q: q))
         }
         var first: [UInt8]?
         for isa in supportedISAs {

@@ -3,7 +3,8 @@
 //
 // Conventions
 // - Weights are row-major matrices W[rows][cols] in ggml block formats; a row of a quantized
-//   type is cols/32 blocks (cols must be a multiple of 32 for Q4_0, Q4_1 and Q8_0).
+//   type is cols/32 blocks (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL: cols a multiple of 32) or
+//   cols/256 super-blocks (Q2_K..Q6_K, IQ4_XS: cols a multiple of 256).
 // - Activations A[ntok][cols]; results out[t*ldo + r] = sum_k W[r][k] * A[t][k].
 // - Every function may be called concurrently from several threads on disjoint outputs.
 // - Determinism: for a given ISA, every output value is bit-identical whatever the row range
@@ -25,7 +26,16 @@ extern "C" {
 #define SS_TYPE_F16 1
 #define SS_TYPE_Q4_0 2
 #define SS_TYPE_Q4_1 3
+#define SS_TYPE_Q5_0 6
+#define SS_TYPE_Q5_1 7
 #define SS_TYPE_Q8_0 8
+#define SS_TYPE_Q2_K 10
+#define SS_TYPE_Q3_K 11
+#define SS_TYPE_Q4_K 12
+#define SS_TYPE_Q5_K 13
+#define SS_TYPE_Q6_K 14
+#define SS_TYPE_IQ4_NL 20
+#define SS_TYPE_IQ4_XS 23
 #define SS_TYPE_BF16 30
 
 // Instruction-set paths, in increasing preference.
@@ -34,8 +44,9 @@ extern "C" {
 #define SS_ISA_AVXVNNI 2
 #define SS_ISA_AVX512VNNI 3
 
-// Number of elements in one quantization block (ggml QK).
+// Number of elements in one quantization block (ggml QK) and one K-quant super-block (QK_K).
 #define SS_QK 32
+#define SS_QK_K 256
 
 // ---------------------------------------------------------------------------------------------
 // CPU dispatch
@@ -70,8 +81,11 @@ const char *ss_isa_name(int isa);
 /// Bytes of one ggml row of `n` elements of `type` (0 for unknown types or a bad n).
 size_t ss_row_bytes(int type, int64_t n);
 
-/// Dequantizes one ggml row (`n` elements; n % 32 == 0 for quantized types) to floats.
-/// Q4_0: d*(q-8); Q4_1: d*q + m (multiply then add, not fused); Q8_0: d*q; F16/BF16 widened.
+/// Dequantizes one ggml row (`n` elements, a multiple of the type's block) to floats, with
+/// gguf-python 0.19.0's float32 operations in its order (no fused multiply-adds), so the bits
+/// equal `gguf.quants.dequantize`: Q4_0: d*(q-8); Q4_1: d*q + m; Q5_0: d*(q-16); Q5_1: d*q + m;
+/// Q8_0: d*q; IQ4_NL: d*value[q]; Q3_K, Q6_K, IQ4_XS: (d*sc)*q; Q2_K, Q4_K, Q5_K:
+/// (d*sc)*q - dmin*m (sc, m the sub-block's integer scale and min); F16/BF16 widened.
 /// Unknown types leave `dst` untouched.
 void ss_dequantize_row(int type, const void *src, int64_t n, float *dst);
 
@@ -83,7 +97,7 @@ void ss_dequantize_row(int type, const void *src, int64_t n, float *dst);
 ///   float d;        // scale = amax/127 (0 for an all-zero block)
 ///   float s;        // d * (float)sum
 ///   int32_t sum;    // sum of the 32 quants
-///   int32_t zero;   // reserved, 0
+///   int32_t sum16;  // sum of the first 16 quants (the K-quant kernels' per-16 sums)
 ///   int8_t qs[32];  // quants in [-127, 127]
 /// A quantized row of n elements is n/32 consecutive blocks (ss_act_row_bytes(n) bytes); a batch
 /// of ntok rows passed to ss_gemm_q is ntok consecutive quantized rows.
@@ -91,7 +105,7 @@ typedef struct ss_act_block {
     float d;
     float s;
     int32_t sum;
-    int32_t zero;
+    int32_t sum16;
     int8_t qs[SS_QK];
 } ss_act_block;
 
@@ -107,12 +121,17 @@ void ss_quantize_act(const float *x, int64_t n, void *dst);
 // Weight repacking
 // ---------------------------------------------------------------------------------------------
 
-/// Bytes needed by ss_pack for a rows x cols matrix of `type` (Q4_0, Q4_1, Q8_0) in the layout
-/// of the current ISA: a 64-byte header then tiles of R interleaved rows (R = 16 for AVX-512,
-/// 8 for the 256-bit paths, 1 for scalar; rows padded up to a multiple of R). Per tile and
-/// 32-column block: quants as R-lane dwords (lane r of vector j = bytes 4j..4j+3 of row r's
-/// ggml qs), then R f16 scales d, then (Q4_1) R f16 mins m. Q8_0 quants are stored XOR 0x80
-/// (unsigned) for the VNNI paths. Returns 0 for an unsupported type or cols % 32 != 0.
+/// Bytes needed by ss_pack for a rows x cols matrix of `type` (every quantized type above) in
+/// the layout of the current ISA: a 64-byte header then tiles of R interleaved rows (R = 16 for
+/// AVX-512, 8 for the 256-bit paths, 1 for scalar; rows padded up to a multiple of R).
+/// Q4_0, Q4_1, Q8_0, per tile and 32-column block: quants as R-lane dwords (lane r of vector j =
+/// bytes 4j..4j+3 of row r's ggml qs), then R f16 scales d, then (Q4_1) R f16 mins m. Q8_0
+/// quants are stored XOR 0x80 (unsigned) for the VNNI paths.
+/// Other types, per tile and ggml block (32 or 256 columns): each 32 columns' unsigned values
+/// (4-bit pairs for Q2_K, Q3_K, Q4_K, IQ4_NL, IQ4_XS: byte i = value i | value i+16 << 4; one
+/// byte each for Q5_0, Q5_1, Q5_K, Q6_K) as R-lane dwords, then R f16 d, R f16 mins (Q5_1 m,
+/// K types -dmin), then the int8 sub-block scales and mins (per 32 columns, or per 16 for Q2_K,
+/// Q3_K, Q6_K). Returns 0 for an unsupported type or cols not a multiple of the block.
 size_t ss_packed_size(int type, int64_t rows, int64_t cols);
 
 /// Repacks a ggml matrix `src` (rows x cols of `type`) into `dst` (ss_packed_size bytes) for
@@ -132,7 +151,8 @@ int64_t ss_row_granularity(int type);
 // GEMM
 // ---------------------------------------------------------------------------------------------
 
-/// Quantized GEMM: out[t*ldo + r] = sum over blocks b of d_w*d_a*isum_b (+ m_w*s_a for Q4_1),
+/// Quantized GEMM: out[t*ldo + r] = sum over blocks b of d_w*d_a*isum_b (+ m_w*s_a for Q4_1;
+/// the other types' per-32-block float operations are documented at ss_tile_scalar_x),
 /// for r in [row_begin, row_end) and t in [0, ntok). `packed` comes from ss_pack (type, rows,
 /// cols must match it, else nothing is written); `act` holds ntok quantized rows of `cols`
 /// elements (ss_quantize_act). isum is the exact integer dot of the block quants (q-8 for
@@ -143,8 +163,8 @@ void ss_gemm_q(int type, const void *packed, int64_t rows, int64_t cols, const v
 
 /// Float reference GEMM (no activation quantization): out[t*ldo + r] = sum_k W[r][k]*act[t*cols+k]
 /// for r in [row_begin, row_end), t in [0, ntok). `w` is the original ggml layout (not packed)
-/// of F32, F16, BF16, Q4_0, Q4_1 or Q8_0 (any cols for float types, cols % 32 == 0 for the
-/// quantized ones). Rows are dequantized with ss_dequantize_row's formulas and dotted with
+/// of F32, F16, BF16 or any quantized type above (any cols for float types, a multiple of the
+/// block for the quantized ones). Rows are dequantized with ss_dequantize_row's formulas and dotted with
 /// float FMAs (AVX-512 or AVX2, scalar fallback) in a fixed order.
 void ss_gemm_f32(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                  int64_t ntok, float *out, int64_t ldo, int64_t row_begin, int64_t row_end);
