@@ -20,6 +20,9 @@ public final class DocumentReader {
     private let expectedSize: Int64?
     /// Whether the file has been read to its end.
     public private(set) var reachedEnd = false
+    /// The BOS token still to be returned before the document's first token (models whose
+    /// vocabulary says `add_bos_token`, e.g. Gemma); nil once returned or when restoring.
+    private var pendingBOS: Int32?
     /// Whether any byte other than ASCII white space has been read.
     public private(set) var sawText = false
 
@@ -72,6 +75,7 @@ public final class DocumentReader {
         }
         reachedEnd = encoder.isFinished
         sawText = encoder.bytesConsumed > 0
+        pendingBOS = state == nil && tokenizer.addsBOS ? tokenizer.bosID : nil
     }
 
     deinit { close(fd) }
@@ -123,6 +127,12 @@ public final class DocumentReader {
                 try encoder.feed(UnsafeRawBufferPointer(rebasing: raw[0..<count]), isFinal: final)
             }
             if final { reachedEnd = true }
+            // BOS comes first, at offset 0 (as llama-tokenize gives it): nll[0] then predicts
+            // the first text token.
+            if let bos = pendingBOS {
+                pendingBOS = nil
+                return [EncodedToken(id: bos, byteOffset: 0)] + tokens
+            }
             return tokens
         } catch let error as TokenizerError {
             if case .invalidUTF8(let offset) = error {

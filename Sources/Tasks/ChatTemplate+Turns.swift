@@ -15,11 +15,13 @@ extension ChatTemplate {
         case .chatml: return [try control("<|im_end|>")] + tokenizer.encode("\n", parseSpecial: false)
         case .llama3: return [try control("<|eot_id|>")]
         case .llama2, .mistral: return [try control("</s>")]
+        case .gemma: return [try control("<end_of_turn>")] + tokenizer.encode("\n", parseSpecial: false)
         }
     }
 
     /// The model's own format (`tokenizer.chat_template`), else ChatML when its tokens exist.
     public static func forModel(chatTemplate: String?, tokenizer: BPETokenizer) -> ChatTemplate? {
-        detect(chatTemplate) ?? (tokenizer.id(of: "<|im_start|>") != nil ? .chatml : nil)
+        detect(chatTemplate) ?? (tokenizer.id(of: "<|im_start|>") != nil ? .chatml
+            : tokenizer.id(of: "<start_of_turn>") != nil ? .gemma : nil)
     }
 }

@@ -7,6 +7,9 @@ public enum ChatTemplate: String, Sendable, CaseIterable, Codable {
     case llama2
     case llama3
     case mistral
+    /// Gemma: `<start_of_turn>user\n…<end_of_turn>\n<start_of_turn>model\n` (a system message
+    /// opens the first user turn, as Gemma's own template does).
+    case gemma
 
     /// One message of a conversation.
     public struct Message: Sendable, Equatable, Codable {
@@ -23,6 +26,7 @@ public enum ChatTemplate: String, Sendable, CaseIterable, Codable {
         guard let t = template else { return nil }
         if t.contains("<|im_start|>") { return .chatml }
         if t.contains("<|start_header_id|>") { return .llama3 }
+        if t.contains("<start_of_turn>") { return .gemma }
         if t.contains("[INST]") { return t.contains("<<SYS>>") ? .llama2 : .mistral }
         return nil
     }
@@ -58,6 +62,18 @@ public enum ChatTemplate: String, Sendable, CaseIterable, Codable {
                 ids.append(start); ids += text(m.role); ids.append(endHeader); ids += text("\n\n" + m.content); ids.append(eot)
             }
             ids.append(start); ids += text("assistant"); ids.append(endHeader); ids += text("\n\n")
+        case .gemma:
+            let start = try control("<start_of_turn>"), end = try control("<end_of_turn>")
+            if let bos = tokenizer.bosID, tokenizer.addsBOS { ids.append(bos) }
+            var system = ""
+            for m in messages {
+                if m.role == "system" { system = m.content; continue }
+                let role = m.role == "assistant" ? "model" : m.role
+                let body = system.isEmpty ? m.content : system + "\n\n" + m.content
+                system = ""
+                ids.append(start); ids += text(role + "\n" + body); ids.append(end); ids += text("\n")
+            }
+            ids.append(start); ids += text("model\n")
         case .llama2, .mistral:
             let bos = try control("<s>")
             var system = ""
