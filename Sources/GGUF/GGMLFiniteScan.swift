@@ -1,7 +1,8 @@
 /// Finds NaN or infinite values in encoded tensor data without decoding it.
 ///
-/// Float types are checked element by element; quantized types by their block scale (and
-/// Q4_1's minimum), since with finite scales every decoded value is finite. Only the exponent
+/// Float types are checked element by element; quantized types by the f16 fields of each
+/// block (the scale `d`, and the minimum `m`/`dmin` of Q4_1, Q5_1, Q2_K, Q4_K, Q5_K), since
+/// with finite f16 fields every decoded value is finite. Only the exponent
 /// bits are inspected, so a scan reads each byte once (about 1 GB/s on one core).
 public enum GGMLFiniteScan {
     /// The first non-finite value in `count` elements of `type` at `data`, or nil.
@@ -33,14 +34,16 @@ public enum GGMLFiniteScan {
                 let bits = base.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)
                 if bits & 0x7F80 == 0x7F80 { return (i, Float(bitPattern: UInt32(bits) << 16)) }
             }
-        case .q8_0, .q4_0, .q4_1:
-            // Scale `d` at byte 0 of every block; Q4_1 also has the minimum `m` at byte 2.
-            let halves = type == .q4_1 ? [0, 2] : [0]
+        default:
+            // The f16 fields of every block (scale `d`, and `m`/`dmin` where the type has one,
+            // at the offsets of the type table); the integer sub-scales cannot be non-finite.
+            let layout = type.layout
+            let fields = layout.halfFieldOffsets
             for block in 0..<blocks {
-                let offset = block * type.bytesPerBlock
-                for field in halves
+                let offset = block * layout.bytesPerBlock
+                for field in fields
                 where isNonFiniteHalf(base.loadUnaligned(fromByteOffset: offset + field, as: UInt16.self)) {
-                    return (block * type.blockSize, half(base, offset + field))
+                    return (block * layout.blockSize, half(base, offset + field))
                 }
             }
         }

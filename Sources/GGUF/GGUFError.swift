@@ -34,12 +34,16 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable, Equatable {
     case badDimension(file: String, tensor: String, dims: [UInt64], offset: Int)
     /// The product of a tensor's dimensions (or its byte count) overflows.
     case elementCountOverflow(file: String, tensor: String, dims: [UInt64])
-    /// A tensor uses a ggml type this reader does not support.
+    /// A tensor uses a ggml type this reader does not decode (`typeID` as stored; see
+    /// `GGMLType.knownName(typeID:)` for its name).
     case unsupportedTensorType(file: String, tensor: String, typeID: UInt32)
     /// A tensor's row length is not a multiple of its type's block size.
     case rowNotBlockMultiple(file: String, tensor: String, rowLength: Int, blockSize: Int, type: String)
     /// The same tensor name appears twice.
     case duplicateTensor(file: String, tensor: String)
+    /// A tensor's data (`byteCount` bytes at data offset `offset`, as its type and shape need)
+    /// runs into the data of the next tensor in the file, at data offset `nextOffset`.
+    case tensorOverlap(file: String, tensor: String, type: String, dims: [Int], offset: Int, byteCount: Int, next: String, nextOffset: Int)
     /// A tensor's data offset is not a multiple of the file's alignment.
     case misalignedTensor(file: String, tensor: String, offset: UInt64, alignment: Int)
     /// A tensor's data range reaches past the end of the file (`offset` is relative to the
@@ -77,6 +81,7 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable, Equatable {
         case .unsupportedTensorType: "gguf.unsupported_tensor_type"
         case .rowNotBlockMultiple: "gguf.row_not_block_multiple"
         case .duplicateTensor: "gguf.duplicate_tensor"
+        case .tensorOverlap: "gguf.tensor_overlap"
         case .misalignedTensor: "gguf.misaligned_tensor"
         case .tensorOutOfBounds: "gguf.tensor_out_of_bounds"
         case .unsupportedArchitecture: "gguf.unsupported_architecture"
@@ -99,6 +104,7 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable, Equatable {
              .badDimension(let file, _, _, _), .elementCountOverflow(let file, _, _),
              .unsupportedTensorType(let file, _, _), .rowNotBlockMultiple(let file, _, _, _, _),
              .duplicateTensor(let file, _), .misalignedTensor(let file, _, _, _),
+             .tensorOverlap(let file, _, _, _, _, _, _, _),
              .tensorOutOfBounds(let file, _, _, _, _, _), .unsupportedArchitecture(let file, _, _),
              .missingKey(let file, _), .wrongType(let file, _, _, _),
              .invalidWriterInput(let file, _), .writeFailed(let file, _):
@@ -150,19 +156,24 @@ public enum GGUFError: Error, CustomStringConvertible, Sendable, Equatable {
         case .elementCountOverflow(_, let tensor, let dims):
             return "tensor '\(tensor)' has dimensions \(dims) whose element or byte count overflows"
         case .unsupportedTensorType(_, let tensor, let typeID):
-            let name = GGMLType.knownName(typeID: typeID).map { " (\($0))" } ?? ""
-            let supported = GGMLType.allCases.map { "\($0.name)" }.joined(separator: ", ")
-            return "tensor '\(tensor)' has ggml type \(typeID)\(name), which is not supported; supported types are \(supported)"
+            let supported = GGMLType.allCases.map(\.name).joined(separator: ", ")
+            guard let name = GGMLType.knownName(typeID: typeID) else {
+                return "tensor '\(tensor)' has type id \(typeID), which is not a ggml type this reader knows; supported types are \(supported)"
+            }
+            return "tensor '\(tensor)' has ggml type \(typeID) (\(name)), which is not supported; supported types are \(supported)"
         case .rowNotBlockMultiple(_, let tensor, let rowLength, let blockSize, let type):
-            return "tensor '\(tensor)' has a row length of \(rowLength), which is not a multiple of the \(type) block size \(blockSize)"
+            let unit = blockSize == 256 ? "super-block size" : "block size"
+            return "tensor '\(tensor)' has a row length of \(rowLength), which is not a multiple of the \(type) \(unit) \(blockSize); every row must be whole blocks"
         case .duplicateTensor(_, let tensor):
             return "tensor '\(tensor)' appears more than once"
+        case .tensorOverlap(_, let tensor, let type, let dims, let offset, let byteCount, let next, let nextOffset):
+            return "tensor '\(tensor)' (\(type), shape \(dims)) needs \(byteCount) bytes from data offset \(offset), which runs into tensor '\(next)' at data offset \(nextOffset); the tensor's type or shape does not match its data"
         case .misalignedTensor(_, let tensor, let offset, let alignment):
             return "tensor '\(tensor)' has data offset \(offset), which is not a multiple of the alignment \(alignment)"
         case .tensorOutOfBounds(_, let tensor, let offset, let dataOffset, let byteCount, let fileSize):
             let (absolute, overflow) = offset.addingReportingOverflow(UInt64(dataOffset))
             let at = overflow ? "beyond any file size" : "at file offset \(absolute)"
-            return "tensor '\(tensor)' needs \(byteCount) bytes at data offset \(offset) (\(at)) but the file has only \(fileSize) bytes"
+            return "tensor '\(tensor)' needs \(byteCount) bytes at data offset \(offset) (\(at)) but the file has only \(fileSize) bytes; the file is truncated or the tensor's type or shape is wrong"
         case .unsupportedArchitecture(_, let found, let allowed):
             let list = allowed.sorted().joined(separator: ", ")
             if let found {

@@ -27,17 +27,33 @@ public final class GGUFFile: @unchecked Sendable {
     public let metadata: [String: GGUFValue]
     /// The metadata keys in file order.
     public let metadataKeys: [String]
-    /// The tensor infos in file order.
+    /// The tensor infos in file order (tensors of types this reader decodes).
     public let tensors: [GGUFTensorInfo]
+    /// The tensors of types this reader does not decode, in file order; always empty unless
+    /// the file was opened with `unsupportedTensorTypes: .record`.
+    public let unsupportedTensors: [GGUFUnsupportedTensor]
+
+    /// What opening a file does with tensors of types this reader does not decode.
+    public enum UnsupportedTensorTypes: Sendable {
+        /// Throw `GGUFError.unsupportedTensorType` for the first one (the default: such a file
+        /// cannot be loaded).
+        case reject
+        /// Record them in `unsupportedTensors` and open the file, e.g. to describe it; call
+        /// `requireSupportedTensors()` before using its weights.
+        case record
+    }
 
     private let tensorIndex: [String: Int]
     private let mapping: UnsafeMutableRawPointer
 
     /// Opens, maps and validates a GGUF file.
     ///
-    /// - Parameter path: the file's path.
+    /// - Parameters:
+    ///   - path: the file's path.
+    ///   - unsupportedTensorTypes: `.reject` (default) fails on a tensor type this reader does
+    ///     not decode; `.record` lists such tensors in `unsupportedTensors` instead.
     /// - Throws: `GGUFError` naming the file and the first problem found (with its byte offset).
-    public convenience init(path: String) throws(GGUFError) {
+    public convenience init(path: String, unsupportedTensorTypes: UnsupportedTensorTypes = .reject) throws(GGUFError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw .openFailed(file: path, reason: GGUFFile.systemError()) }
         defer { close(fd) }
@@ -54,7 +70,7 @@ public final class GGUFFile: @unchecked Sendable {
         else {
             throw .openFailed(file: path, reason: "mmap failed: " + GGUFFile.systemError())
         }
-        try self.init(mapping: mapped, size: size, path: path)
+        try self.init(mapping: mapped, size: size, path: path, unsupportedTensorTypes: unsupportedTensorTypes)
     }
 
     /// Parses and validates GGUF bytes held in memory (a copy is made), e.g. for fuzzing.
@@ -64,8 +80,11 @@ public final class GGUFFile: @unchecked Sendable {
     /// - Parameters:
     ///   - bytes: the complete file contents.
     ///   - name: the name used as `path` in the object and in errors.
+    ///   - unsupportedTensorTypes: as for `init(path:unsupportedTensorTypes:)`.
     /// - Throws: `GGUFError` naming `name` and the first problem found.
-    public convenience init(bytes: [UInt8], name: String = "<memory>") throws(GGUFError) {
+    public convenience init(
+        bytes: [UInt8], name: String = "<memory>", unsupportedTensorTypes: UnsupportedTensorTypes = .reject
+    ) throws(GGUFError) {
         guard !bytes.isEmpty else { throw .truncated(file: name, needed: 4, offset: 0, fileSize: 0) }
         guard let mapped = mmap(nil, bytes.count, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0),
               mapped != UnsafeMutableRawPointer(bitPattern: -1)
@@ -75,14 +94,19 @@ public final class GGUFFile: @unchecked Sendable {
         bytes.withUnsafeBytes { source in
             if let base = source.baseAddress { mapped.copyMemory(from: base, byteCount: source.count) }
         }
-        try self.init(mapping: mapped, size: bytes.count, path: name)
+        try self.init(mapping: mapped, size: bytes.count, path: name, unsupportedTensorTypes: unsupportedTensorTypes)
     }
 
     /// Takes ownership of `mapping` (unmapped on failure or in `deinit`) and parses it.
-    private init(mapping mapped: UnsafeMutableRawPointer, size: Int, path: String) throws(GGUFError) {
+    private init(
+        mapping mapped: UnsafeMutableRawPointer, size: Int, path: String, unsupportedTensorTypes: UnsupportedTensorTypes
+    ) throws(GGUFError) {
         let header: GGUFHeader
-        do {
+        do throws(GGUFError) {
             header = try GGUFParser.parse(base: UnsafeRawPointer(mapped), size: size, file: path)
+            if unsupportedTensorTypes == .reject, let first = header.unsupportedTensors.first {
+                throw .unsupportedTensorType(file: path, tensor: first.name, typeID: first.typeID)
+            }
         } catch {
             munmap(mapped, size)
             throw error
@@ -96,6 +120,7 @@ public final class GGUFFile: @unchecked Sendable {
         metadata = header.metadata
         metadataKeys = header.metadataKeys
         tensors = header.tensors
+        unsupportedTensors = header.unsupportedTensors
         tensorIndex = header.tensorIndex
     }
 
@@ -103,7 +128,16 @@ public final class GGUFFile: @unchecked Sendable {
         munmap(mapping, fileSize)
     }
 
-    /// The info of the tensor named `name`, or nil.
+    /// Throws unless every tensor has a type this reader decodes.
+    ///
+    /// - Throws: `GGUFError.unsupportedTensorType` for the first tensor in `unsupportedTensors`.
+    public func requireSupportedTensors() throws(GGUFError) {
+        if let first = unsupportedTensors.first {
+            throw .unsupportedTensorType(file: path, tensor: first.name, typeID: first.typeID)
+        }
+    }
+
+    /// The info of the tensor named `name`, or nil (also for a tensor in `unsupportedTensors`).
     public func tensor(_ name: String) -> GGUFTensorInfo? {
         tensorIndex[name].map { tensors[$0] }
     }
@@ -126,9 +160,6 @@ public final class GGUFFile: @unchecked Sendable {
         UnsafeRawBufferPointer(start: UnsafeRawPointer(mapping), count: fileSize)
     }
 
-    /// Throws unless `general.architecture` is present and one of `allowed`.
-    ///
-    /// - Throws: `GGUFError.unsupportedArchitecture` (with `found == nil` when the key is absent).
     /// Tells the kernel that the mapped pages are not needed now (they are re-read from the
     /// file on the next access). Used after weights were copied into a packed layout, so the
     /// process does not keep both copies resident.
@@ -136,6 +167,9 @@ public final class GGUFFile: @unchecked Sendable {
         madvise(mapping, fileSize, MADV_DONTNEED)
     }
 
+    /// Throws unless `general.architecture` is present and one of `allowed`.
+    ///
+    /// - Throws: `GGUFError.unsupportedArchitecture` (with `found == nil` when the key is absent).
     public func requireArchitecture(_ allowed: Set<String>) throws(GGUFError) {
         let found = string("general.architecture")
         guard let found, allowed.contains(found) else {

@@ -5,9 +5,16 @@ struct GGUFHeader {
     var metadataKeys: [String] = []
     var alignment = GGUFParser.defaultAlignment
     var tensors: [GGUFTensorInfo] = []
+    /// Tensors of types this reader does not decode (not in `tensors`).
+    var unsupportedTensors: [GGUFUnsupportedTensor] = []
+    /// The index in `tensors` of each supported tensor's name.
     var tensorIndex: [String: Int] = [:]
+    /// Every tensor name, supported or not (for duplicate detection).
+    var tensorNames: Set<String> = []
     /// The offsets as stored (parallel to `tensors`), for messages about offsets beyond `Int`.
     var rawOffsets: [UInt64] = []
+    /// The stored offsets of `unsupportedTensors`, by name.
+    var rawUnsupportedOffsets: [String: UInt64] = [:]
     var dataOffset = 0
 }
 
@@ -21,6 +28,9 @@ enum GGUFParser {
     static let maxDimensions = 4
 
     /// Parses the header, metadata and tensor infos and validates every tensor's data range.
+    ///
+    /// Tensors of unknown types are recorded in `unsupportedTensors`, not rejected (the caller
+    /// decides); their data size is unknown, so only their start is checked.
     static func parse(base: UnsafeRawPointer, size: Int, file: String) throws(GGUFError) -> GGUFHeader {
         var cursor = GGUFCursor(base: base, size: size, file: file)
         var header = GGUFHeader()
@@ -65,8 +75,14 @@ enum GGUFParser {
         let align = header.alignment
         header.dataOffset = (cursor.offset + align - 1) / align * align
         for (tensor, rawOffset) in zip(header.tensors, header.rawOffsets) {
-            try checkBounds(tensor, rawOffset: rawOffset, header: header, fileSize: size, file: file)
+            try checkBounds(name: tensor.name, offset: tensor.offset, rawOffset: rawOffset, byteCount: tensor.byteCount,
+                            header: header, fileSize: size, file: file)
         }
+        for tensor in header.unsupportedTensors {
+            try checkBounds(name: tensor.name, offset: tensor.offset, rawOffset: header.rawUnsupportedOffsets[tensor.name] ?? 0,
+                            byteCount: 0, header: header, fileSize: size, file: file)
+        }
+        try checkOverlaps(header, file: file)
         return header
     }
 
@@ -175,8 +191,18 @@ enum GGUFParser {
                 guard !overflow else { throw .elementCountOverflow(file: file, tensor: name, dims: rawDims) }
                 elementCount = product
             }
+            guard offset % UInt64(header.alignment) == 0 else {
+                throw .misalignedTensor(file: file, tensor: name, offset: offset, alignment: header.alignment)
+            }
+            let position = header.tensors.count + header.unsupportedTensors.count
+            // Offsets that do not fit in Int cannot be in the file; checkBounds reports them.
+            let dataOffset = Int(exactly: offset) ?? Int.max
             guard let type = GGMLType(rawValue: typeID) else {
-                throw .unsupportedTensorType(file: file, tensor: name, typeID: typeID)
+                guard header.tensorNames.insert(name).inserted else { throw .duplicateTensor(file: file, tensor: name) }
+                header.rawUnsupportedOffsets[name] = offset
+                header.unsupportedTensors.append(GGUFUnsupportedTensor(
+                    name: name, dims: dims, typeID: typeID, offset: dataOffset, elementCount: elementCount, index: position))
+                continue
             }
             guard dims[0] % type.blockSize == 0 else {
                 throw .rowNotBlockMultiple(
@@ -185,30 +211,46 @@ enum GGUFParser {
             guard let byteCount = type.byteCount(elements: elementCount) else {
                 throw .elementCountOverflow(file: file, tensor: name, dims: rawDims)
             }
-            guard offset % UInt64(header.alignment) == 0 else {
-                throw .misalignedTensor(file: file, tensor: name, offset: offset, alignment: header.alignment)
-            }
-            guard header.tensorIndex.updateValue(header.tensors.count, forKey: name) == nil else {
-                throw .duplicateTensor(file: file, tensor: name)
-            }
-            // Offsets that do not fit in Int cannot be in the file; checkBounds reports them.
+            guard header.tensorNames.insert(name).inserted else { throw .duplicateTensor(file: file, tensor: name) }
+            header.tensorIndex[name] = header.tensors.count
             header.rawOffsets.append(offset)
             header.tensors.append(GGUFTensorInfo(
-                name: name, dims: dims, type: type, offset: Int(exactly: offset) ?? Int.max,
+                name: name, dims: dims, type: type, offset: dataOffset,
                 elementCount: elementCount, byteCount: byteCount))
         }
     }
 
-    /// Throws unless the tensor's data lies inside the file.
+    /// Throws unless `byteCount` bytes at the tensor's offset lie inside the file.
     private static func checkBounds(
-        _ tensor: GGUFTensorInfo, rawOffset: UInt64, header: GGUFHeader, fileSize: Int, file: String
+        name: String, offset: Int, rawOffset: UInt64, byteCount: Int, header: GGUFHeader, fileSize: Int, file: String
     ) throws(GGUFError) {
-        let (start, overflowStart) = header.dataOffset.addingReportingOverflow(tensor.offset)
-        let (end, overflowEnd) = start.addingReportingOverflow(tensor.byteCount)
+        let (start, overflowStart) = header.dataOffset.addingReportingOverflow(offset)
+        let (end, overflowEnd) = start.addingReportingOverflow(byteCount)
         guard !overflowStart, !overflowEnd, end <= fileSize else {
             throw .tensorOutOfBounds(
-                file: file, tensor: tensor.name, offset: rawOffset, dataOffset: header.dataOffset,
-                byteCount: tensor.byteCount, fileSize: fileSize)
+                file: file, tensor: name, offset: rawOffset, dataOffset: header.dataOffset,
+                byteCount: byteCount, fileSize: fileSize)
+        }
+    }
+
+    /// Throws when a tensor's data (its size from its type and shape) reaches into the data of
+    /// the tensor stored after it. Tensors of unknown types only mark where their data starts.
+    private static func checkOverlaps(_ header: GGUFHeader, file: String) throws(GGUFError) {
+        struct Extent {
+            let name: String
+            let offset: Int
+            let byteCount: Int
+            let info: GGUFTensorInfo?
+        }
+        var extents = header.tensors.map { Extent(name: $0.name, offset: $0.offset, byteCount: $0.byteCount, info: $0) }
+        extents += header.unsupportedTensors.map { Extent(name: $0.name, offset: $0.offset, byteCount: 0, info: nil) }
+        extents.sort { ($0.offset, $0.byteCount) < ($1.offset, $1.byteCount) }
+        for (current, next) in zip(extents, extents.dropFirst()) {
+            // Bounds were checked first, so offset + byteCount cannot overflow.
+            guard let info = current.info, current.offset + current.byteCount > next.offset else { continue }
+            throw .tensorOverlap(
+                file: file, tensor: current.name, type: info.type.name, dims: info.dims, offset: current.offset,
+                byteCount: current.byteCount, next: next.name, nextOffset: next.offset)
         }
     }
 }

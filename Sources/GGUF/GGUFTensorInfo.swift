@@ -23,3 +23,26 @@ public struct GGUFTensorInfo: Sendable, Equatable {
     /// Bytes per row.
     public var rowBytes: Int { dims[0] / type.blockSize * type.bytesPerBlock }
 }
+
+/// A tensor whose ggml type this reader does not decode, recorded when a file is opened with
+/// `GGUFFile(path:unsupportedTensorTypes: .record)` so that the file can still be described.
+///
+/// Its byte size is unknown, so it has no data range (`GGUFFile.data(of:)` takes only
+/// `GGUFTensorInfo`s); `GGUFFile.requireSupportedTensors()` reports it as an error.
+public struct GGUFUnsupportedTensor: Sendable, Equatable {
+    /// The tensor's name.
+    public let name: String
+    /// The dimensions, fastest-varying first.
+    public let dims: [Int]
+    /// The ggml type id as stored in the file.
+    public let typeID: UInt32
+    /// The data offset relative to the start of the file's data section.
+    public let offset: Int
+    /// The number of elements (product of `dims`).
+    public let elementCount: Int
+    /// The tensor's position among all tensors of the file (supported or not), from 0.
+    public let index: Int
+
+    /// ggml's name of the type (`IQ2_XXS`, …), or nil for an id ggml does not define.
+    public var typeName: String? { GGMLType.knownName(typeID: typeID) }
+}

@@ -17,7 +17,7 @@ public struct GGUFWriter: Sendable {
 
     private var keys: [String] = []
     private var values: [String: GGUFValue] = [:]
-    private var tensors: [(name: String, dims: [Int], type: GGMLType, data: [UInt8])] = []
+    private var tensors: [(name: String, dims: [Int], typeID: UInt32, data: [UInt8])] = []
 
     /// Creates an empty writer.
     /// - Parameters:
@@ -35,7 +35,14 @@ public struct GGUFWriter: Sendable {
 
     /// Appends a tensor. `data` is written as given (see `GGMLQuantize` to encode floats).
     public mutating func addTensor(name: String, dims: [Int], type: GGMLType, data: [UInt8]) {
-        tensors.append((name, dims, type, data))
+        tensors.append((name, dims, type.rawValue, data))
+    }
+
+    /// Appends a tensor with a raw ggml type id, which may be one `GGMLType` does not cover
+    /// (for files that test how readers handle such types). `serialized()` writes it as given;
+    /// `write(to:)` rejects ids it cannot check.
+    public mutating func addTensor(name: String, dims: [Int], typeID: UInt32, data: [UInt8]) {
+        tensors.append((name, dims, typeID, data))
     }
 
     /// The file's bytes.
@@ -68,7 +75,7 @@ public struct GGUFWriter: Sendable {
             appendString(tensor.name, to: &out)
             append(UInt32(tensor.dims.count), to: &out)
             for dim in tensor.dims { append(UInt64(truncatingIfNeeded: dim), to: &out) }
-            append(tensor.type.rawValue, to: &out)
+            append(tensor.typeID, to: &out)
             append(UInt64(tensorOffset), to: &out)
         }
         for tensor in tensors {
@@ -128,16 +135,21 @@ public struct GGUFWriter: Sendable {
             guard (1...4).contains(tensor.dims.count), tensor.dims.allSatisfy({ $0 > 0 }) else {
                 throw .invalidWriterInput(file: path, reason: "tensor '\(tensor.name)' has invalid dimensions \(tensor.dims)")
             }
-            guard tensor.dims[0] % tensor.type.blockSize == 0 else {
+            guard let type = GGMLType(rawValue: tensor.typeID) else {
+                let name = GGMLType.knownName(typeID: tensor.typeID).map { " (\($0))" } ?? ""
+                throw .invalidWriterInput(
+                    file: path, reason: "tensor '\(tensor.name)' has type id \(tensor.typeID)\(name), whose data size the writer cannot check")
+            }
+            guard tensor.dims[0] % type.blockSize == 0 else {
                 throw .invalidWriterInput(
                     file: path,
-                    reason: "tensor '\(tensor.name)' has row length \(tensor.dims[0]), not a multiple of \(tensor.type.blockSize)")
+                    reason: "tensor '\(tensor.name)' has row length \(tensor.dims[0]), not a multiple of the \(type) block size \(type.blockSize)")
             }
             let elements = tensor.dims.reduce(1, *)
-            guard let expected = tensor.type.byteCount(elements: elements), expected == tensor.data.count else {
+            guard let expected = type.byteCount(elements: elements), expected == tensor.data.count else {
                 throw .invalidWriterInput(
                     file: path,
-                    reason: "tensor '\(tensor.name)' has \(tensor.data.count) bytes of data but its shape \(tensor.dims) as \(tensor.type) needs \(tensor.type.byteCount(elements: elements) ?? -1)")
+                    reason: "tensor '\(tensor.name)' has \(tensor.data.count) bytes of data but its shape \(tensor.dims) as \(type) needs \(type.byteCount(elements: elements) ?? -1)")
             }
         }
     }

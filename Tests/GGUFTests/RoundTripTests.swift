@@ -32,7 +32,10 @@ struct RoundTripTests {
         for (key, value) in Self.values { writer.set(key, value) }
         let shapes: [(GGMLType, [Int])] = [
             (.f32, [3]), (.f16, [5, 3]), (.bf16, [7, 1, 2]), (.q4_0, [64, 3]), (.q4_1, [32, 2, 2, 2]), (.q8_0, [96, 5]),
+            (.q5_0, [64, 2]), (.q5_1, [32, 3]), (.iq4_nl, [96, 1, 2]), (.q2_k, [256, 2]), (.q3_k, [512]),
+            (.q4_k, [256, 3]), (.q5_k, [768, 1]), (.q6_k, [256, 1, 1, 2]), (.iq4_xs, [512, 2]),
         ]
+        #expect(Set(shapes.map(\.0)) == Set(GGMLType.allCases))
         var expected: [String: [UInt8]] = [:]
         for (index, (type, dims)) in shapes.enumerated() {
             let name = "t\(index).\(type.name)"
@@ -60,6 +63,7 @@ struct RoundTripTests {
             #expect(tensor.rowLength == dims[0])
             #expect(tensor.rows == dims.dropFirst().reduce(1, *))
             #expect(tensor.rowBytes * tensor.rows == tensor.byteCount)
+            #expect(tensor.byteCount == tensor.elementCount / type.blockSize * type.bytesPerBlock)
             #expect((file.dataOffset + tensor.offset) % alignment == 0)
             #expect(Array(file.data(of: tensor)) == expected[tensor.name])
             #expect(file.tensor(tensor.name) == tensor)

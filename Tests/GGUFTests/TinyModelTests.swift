@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Testing
 import TestSupport
@@ -64,13 +65,31 @@ struct TinyModelTests {
 
     @Test("other weight types and invalid shapes")
     func options() throws {
-        for type in GGMLType.allCases {
+        for type in GGMLType.allCases where !type.isSuperBlock {
             let file = try openGGUF(try tinyModelBytes(weightType: type))
             #expect(file.tensor("blk.0.attn_v.weight")?.type == type)
         }
         let path = try temporaryPath("bad.gguf")
         let error = #expect(throws: GGUFError.self) { try TinyModel.write(to: path, embedding: 60, heads: 4) }
         #expect(error?.code == "gguf.invalid_writer_input")
+        let narrow = #expect(throws: GGUFError.self) { try TinyModel.write(to: path, weightType: .q4_k) }
+        #expect(narrow?.description.contains("weight type Q4_K needs rows that are multiples of 256 elements") == true)
+    }
+
+    @Test("a tiny model with super-block (K-quant, IQ4_XS) matrices", arguments: GGMLType.allCases.filter(\.isSuperBlock))
+    func superBlockWeights(type: GGMLType) throws {
+        let path = try temporaryPath("tiny-\(type.name).gguf")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try TinyModel.write(to: path, seed: 3, weightType: type, embedding: 256, heads: 4, kvHeads: 2, ffn: 512)
+        let file = try GGUFFile(path: path)
+        #expect(file.integer("general.file_type") == Int(TinyModel.fileType(type)))
+        let down = try #require(file.tensor("blk.1.ffn_down.weight"))
+        #expect(down.type == type && down.dims == [512, 256])
+        #expect(down.byteCount == 512 / 256 * type.bytesPerBlock * 256)
+        // The weights decode to the N(0, 0.02²) the writer drew (within the type's error).
+        let values = GGMLDequantize.dequantize(file.data(of: down), type: type, count: down.elementCount)
+        let std = (values.map { $0 * $0 }.reduce(0, +) / Float(values.count)).squareRoot()
+        #expect(std > 0.015 && std < 0.025, "\(type): std \(std)")
     }
 
     @Test("same metadata keys and per-layer tensor names as the real model",

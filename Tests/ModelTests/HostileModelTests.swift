@@ -157,7 +157,7 @@ struct HostileModelTests {
             var poisoned = clean
             HostileFile.poison(&poisoned, type: type, element: 150, with: .infinity)
             let found = poisoned.withUnsafeBytes { GGMLFiniteScan.firstNonFinite($0, type: type, count: count) }
-            #expect(found?.element == (type.isQuantized ? 128 : 150), "\(type)")
+            #expect(found?.element == 150 / type.blockSize * type.blockSize, "\(type)")
             #expect(found?.value == .infinity, "\(type)")
         }
     }
@@ -258,8 +258,8 @@ enum HostileFile {
             store(halfBits, at: 2 * element)
         case .bf16:
             store(UInt16(value.bitPattern >> 16), at: 2 * element)
-        case .q8_0, .q4_0, .q4_1:
-            store(halfBits, at: element / type.blockSize * type.bytesPerBlock)
+        default:  // quantized: the block's f16 scale `d`
+            store(halfBits, at: element / type.blockSize * type.bytesPerBlock + (type.layout.scaleOffset ?? 0))
         }
     }
 }

@@ -46,8 +46,11 @@ public enum TinyModel {
     /// - Parameters:
     ///   - path: the output file.
     ///   - seed: the SplitMix64 seed; the same arguments give identical bytes.
-    ///   - weightType: the type of the layer matrices (norms are always F32).
-    ///   - layers, embedding, heads, kvHeads, ffn, context: the model's shape.
+    ///   - weightType: the type of the layer matrices (norms are always F32), any `GGMLType`,
+    ///     encoded by `GGMLQuantize`.
+    ///   - layers, embedding, heads, kvHeads, ffn, context: the model's shape. Matrix rows are
+    ///     `embedding` or `ffn` long, so both must be multiples of the weight type's block size
+    ///     (256 for the K-quants and IQ4_XS, e.g. `embedding: 256, ffn: 512`).
     ///   - embeddingType: the type of `token_embd.weight` (Q8_0 as in the real model).
     /// - Throws: `GGUFError.invalidWriterInput` for inconsistent shapes, `.writeFailed`.
     public static func write(
@@ -61,6 +64,14 @@ public enum TinyModel {
             throw GGUFError.invalidWriterInput(
                 file: path,
                 reason: "inconsistent tiny model shape (layers \(layers), embedding \(embedding), heads \(heads), kv heads \(kvHeads), ffn \(ffn), context \(context))")
+        }
+        for (role, type) in [("weight", weightType), ("embedding", embeddingType)] {
+            let widths = role == "weight" ? [embedding, ffn] : [embedding]
+            guard widths.allSatisfy({ $0 % type.blockSize == 0 }) else {
+                throw GGUFError.invalidWriterInput(
+                    file: path,
+                    reason: "\(role) type \(type) needs rows that are multiples of \(type.blockSize) elements, but embedding is \(embedding) and ffn \(ffn)")
+            }
         }
         let headDim = embedding / heads
         let kvDim = kvHeads * headDim
@@ -203,7 +214,7 @@ public enum TinyModel {
                     $0.replaceLE(at: tensor.dimsOffset + 8, UInt64(1) << 40)
                 }
             }
-            patched("unsupported-tensor-type") { $0.replaceLE(at: tensor.typeFieldOffset, UInt32(12)) }
+            patched("unsupported-tensor-type") { $0.replaceLE(at: tensor.typeFieldOffset, UInt32(16)) }  // IQ2_XXS
             if let quantized = layout.tensors.first(where: { [2, 3, 8].contains($0.type) }) {
                 patched("row-not-block-multiple") { $0.replaceLE(at: quantized.dimsOffset, UInt64(33)) }
             }
@@ -244,14 +255,24 @@ public enum TinyModel {
         return nil
     }
 
-    /// llama.cpp's `general.file_type` for a model whose matrices are `type`.
-    static func fileType(_ type: GGMLType) -> UInt32 {
+    /// llama.cpp's `general.file_type` (`LLAMA_FTYPE_*`) for a model whose matrices are
+    /// `type` (the K-quants as their "small" mixes, in which every matrix has that type).
+    public static func fileType(_ type: GGMLType) -> UInt32 {
         switch type {
         case .f32: 0
         case .f16: 1
         case .q4_0: 2
         case .q4_1: 3
         case .q8_0: 7
+        case .q5_0: 8
+        case .q5_1: 9
+        case .q2_k: 10
+        case .q3_k: 11
+        case .q4_k: 14
+        case .q5_k: 16
+        case .q6_k: 18
+        case .iq4_nl: 25
+        case .iq4_xs: 30
         case .bf16: 32
         }
     }
