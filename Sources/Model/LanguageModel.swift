@@ -25,7 +25,9 @@ public final class LanguageModel: Sendable {
     /// - Throws: `GGUFError` for a malformed file, ``ModelError`` for an unusable model,
     ///   `TokenizerError` for a broken vocabulary.
     public init(path: String, precision: Precision = .fast, logger: Logger? = nil) throws {
-        let file = try GGUFFile(path: path)
+        let file = try GGUFFile(path: path, unsupportedTensorTypes: .record)
+        // Every reason the file cannot run (architecture, tensor types, tokenizer), in one error.
+        try ModelDescription(file: file).requireSupported()
         let architecture = try Architecture.of(file)
         let config = try ModelConfig(file: file, architecture: architecture)
         let weights = try ModelWeights(file: file, config: config, architecture: architecture)

@@ -35,19 +35,46 @@ struct ModelCommand: ParsableCommand {
     }
 
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print a model's configuration and tensor summary.")
+        static let configuration = CommandConfiguration(
+            abstract: "Describe a model file: architecture, size, tensor types, vocabulary, and what Sinkstream cannot run yet.",
+            discussion: "Describes any GGUF file it can parse, supported or not, and exits 0 for a readable file.")
 
         @OptionGroup var options: ModelOptions
 
         func run() throws {
-            let model = try options.load(logger: options.makeLogger())
-            let c = model.config
-            print("file:        \(model.path)")
-            print("name:        \(model.file.string("general.name") ?? "?")")
-            print("layers:      \(c.layerCount), width \(c.embeddingLength), heads \(c.headCount) (kv \(c.kvHeadCount)), head size \(c.headDimension)")
-            print("ffn:         \(c.feedForwardLength), vocabulary \(c.vocabularySize), context \(c.contextLength)")
-            print("rope base:   \(c.ropeFreqBase), rms eps \(c.rmsEpsilon)")
-            print("tensors:     \(model.file.tensors.count)")
+            let logger = options.makeLogger()
+            let path = try DefaultModel.resolve(explicit: options.model, logger: logger)
+            let file = try GGUFFile(path: path, unsupportedTensorTypes: .record)
+            let d = ModelDescription(file: file)
+            func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }
+            func count(_ n: Int) -> String {
+                n >= 1_000_000_000 ? String(format: "%.2f B", Double(n) / 1e9) : String(format: "%.1f M", Double(n) / 1e6)
+            }
+            print("file:          \(path)")
+            print("name:          \(d.name ?? "?")")
+            print("architecture:  \(d.architecture ?? "(none)")")
+            print("parameters:    \(count(d.parameterCount)) in \(mb(d.fileBytes))")
+            print("tensor types:  \(d.tensorTypes.map { "\($0.type) ×\($0.count)" }.joined(separator: ", "))")
+            let vocabulary = d.vocabularyKind.map { $0 == "gpt2" ? "byte-level BPE" : $0 == "llama" ? "SentencePiece" : $0 } ?? "(none)"
+            print("vocabulary:    \(vocabulary), \(d.vocabularySize.map(String.init) ?? "?") tokens")
+            print("context:       \(d.contextLength.map(String.init) ?? "?") tokens")
+            print("chat template: \(d.chatTemplate ?? "(none)")")
+            var reasons = d.unsupported
+            var config: ModelConfig?
+            if reasons.isEmpty, let arch = d.architecture, let architecture = Architecture.registry[arch] {
+                do { config = try ModelConfig(file: file, architecture: architecture) } catch { reasons.append("\(error)") }
+            }
+            if let c = config {
+                let sliding = c.slidingWindow.map { w in
+                    ", \(c.layers.filter { $0.attention != .global }.count) sliding-window layers of \(w) tokens"
+                } ?? ""
+                print("layers:        \(c.layerCount), width \(c.embeddingLength), heads \(c.headCount) (kv \(c.kvHeadCount)), head size \(c.headDimension)\(sliding)")
+                print("feed-forward:  \(c.feedForwardLength) (\(c.activation.rawValue)), RoPE \(c.ropeStyle.rawValue) base \(c.ropeFreqBase)")
+                print("supported:     yes")
+            } else {
+                print("supported:     no")
+                for reason in reasons { print("  - \(reason)") }
+            }
         }
     }
 }
