@@ -9,7 +9,7 @@ static SS_AI SS_X_TARGET void SS_X_NAME(const int type, const int NT, const uint
     enum { R = 8 };
     const ss_fmt f = ss_fmt_of(type);
     const int SB = f.qk / 32;
-    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t qb = ss_xqb(f), per = f.split ? 2 : 1;
     const size_t sbb = ss_xsb_bytes(f, R);
     const int off = f.lut ? (SS_X_VNNI ? 128 : 0) : f.off;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -42,6 +42,16 @@ static SS_AI SS_X_TARGET void SS_X_NAME(const int type, const int NT, const uint
                     if (f.lut) {
                         wv[j] = _mm256_shuffle_epi8(lut, wv[j]);
                         wv[j + 4] = _mm256_shuffle_epi8(lut, wv[j + 4]);
+                    }
+                }
+                // Bit planes: bit j of each byte of plane p goes to bit 4 + p of vector j.
+                for (int pl = 0; pl < f.planes; ++pl) {
+                    const __m256i pv = _mm256_loadu_si256((const __m256i *)(wq + (16 + 4 * pl) * R));
+                    const __m256i mask = _mm256_set1_epi8((char)(0x10 << pl));
+                    for (int j = 0; j < 8; ++j) {
+                        const int sh = 4 + pl - j;
+                        const __m256i v = sh >= 0 ? _mm256_slli_epi32(pv, sh) : _mm256_srli_epi32(pv, -sh);
+                        wv[j] = _mm256_or_si256(wv[j], _mm256_and_si256(v, mask));
                     }
                 }
             } else {
