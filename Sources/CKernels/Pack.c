@@ -47,11 +47,13 @@ static void ss_pack_x(int type, const uint8_t *src, int64_t rows, int64_t cols, 
                             oq[(j * (size_t)R + (size_t)r) * 4 + (size_t)k] =
                                 f.nib ? (uint8_t)((u[i] & 0x0f) | ((u[i + 16] & 0x0f) << 4)) : u[i];
                         }
-                    for (int pl = 0; pl < f.planes; ++pl) {
-                        uint32_t plane = 0;
-                        for (int c = 0; c < 32; ++c) plane |= (uint32_t)((u[c] >> (4 + pl)) & 1) << ss_plane_bit(c);
-                        memcpy(oq + (size_t)(16 + 4 * pl) * (size_t)R + 4 * (size_t)r, &plane, 4);
+                    uint32_t plane[2] = {0, 0};
+                    for (int c = 0; c < 32; ++c) {
+                        if (f.planes == 1) plane[0] |= (uint32_t)((u[c] >> 4) & 1) << ss_plane_bit(c);
+                        if (f.planes == 2) plane[c / 16] |= (uint32_t)((u[c] >> 4) & 3) << ss_crumb_bit(c);
                     }
+                    for (int pl = 0; pl < f.planes; ++pl)
+                        memcpy(oq + (size_t)(16 + 4 * pl) * (size_t)R + 4 * (size_t)r, &plane[pl], 4);
                     for (size_t h = 0; h < per; ++h) {
                         if (f.sc || f.split) osc[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.sc[2 * b + h];
                         if (f.min == 2) omn[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.mn[2 * b + h];

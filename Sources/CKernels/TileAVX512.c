@@ -96,13 +96,15 @@ static SS_AI SS_T512 void ss_kx512(const int type, const int NT, const uint8_t *
                         wv[j + 4] = _mm512_shuffle_epi8(lut, wv[j + 4]);
                     }
                 }
-                // Bit planes: bit j of each byte of plane p goes to bit 4 + p of vector j
+                // High bits (ss_plane_bit / ss_crumb_bit): one shift brings vector j's to bit 4
                 // (wv | (shifted & mask) in one vpternlogd).
-                for (int pl = 0; pl < f.planes; ++pl) {
-                    const __m512i pv = _mm512_loadu_si512((const void *)(wq + (16 + 4 * pl) * R));
-                    const __m512i mask = _mm512_set1_epi8((char)(0x10 << pl));
+                if (f.planes) {
+                    const __m512i pv0 = _mm512_loadu_si512((const void *)(wq + 16 * R));
+                    const __m512i pv1 = f.planes == 2 ? _mm512_loadu_si512((const void *)(wq + 20 * R)) : pv0;
+                    const __m512i mask = _mm512_set1_epi8(f.planes == 2 ? 0x30 : 0x10);
                     for (int j = 0; j < 8; ++j) {
-                        const int sh = 4 + pl - j;
+                        const __m512i pv = f.planes == 2 && j >= 4 ? pv1 : pv0;
+                        const int sh = f.planes == 2 ? 4 - 2 * (j % 4) : 4 - j;
                         const __m512i v = sh >= 0 ? _mm512_slli_epi32(pv, (unsigned)sh) : _mm512_srli_epi32(pv, (unsigned)-sh);
                         wv[j] = _mm512_ternarylogic_epi32(wv[j], v, mask, 0xf8);
                     }

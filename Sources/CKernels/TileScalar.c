@@ -68,10 +68,11 @@ static SS_AI void ss_tile_scalar_x(const int type, int nt, const uint8_t *w, int
                 int32_t lo = 0, hi = 0;
                 for (int k = 0; k < 32; ++k) {
                     int u = f.nib ? (k < 16 ? pq[k] & 0x0f : pq[k - 16] >> 4) : pq[k];
-                    for (int pl = 0; pl < f.planes; ++pl) {
+                    if (f.planes) {
                         uint32_t plane;
-                        memcpy(&plane, pq + 16 + 4 * pl, 4);
-                        u |= (int)((plane >> ss_plane_bit(k)) & 1) << (4 + pl);
+                        memcpy(&plane, pq + 16 + 4 * (f.planes == 2 ? k / 16 : 0), 4);
+                        if (f.planes == 1) u |= (int)((plane >> ss_plane_bit(k)) & 1) << 4;
+                        else u |= (int)((plane >> ss_crumb_bit(k)) & 3) << 4;
                     }
                     const int q = f.lut ? ss_iq4_values[u] : u - f.off;
                     if (k < 16) lo += q * xb->qs[k];

@@ -44,12 +44,14 @@ static SS_AI SS_X_TARGET void SS_X_NAME(const int type, const int NT, const uint
                         wv[j + 4] = _mm256_shuffle_epi8(lut, wv[j + 4]);
                     }
                 }
-                // Bit planes: bit j of each byte of plane p goes to bit 4 + p of vector j.
-                for (int pl = 0; pl < f.planes; ++pl) {
-                    const __m256i pv = _mm256_loadu_si256((const __m256i *)(wq + (16 + 4 * pl) * R));
-                    const __m256i mask = _mm256_set1_epi8((char)(0x10 << pl));
+                // High bits (ss_plane_bit / ss_crumb_bit): one shift brings vector j's to bit 4.
+                if (f.planes) {
+                    const __m256i pv0 = _mm256_loadu_si256((const __m256i *)(wq + 16 * R));
+                    const __m256i pv1 = f.planes == 2 ? _mm256_loadu_si256((const __m256i *)(wq + 20 * R)) : pv0;
+                    const __m256i mask = _mm256_set1_epi8(f.planes == 2 ? 0x30 : 0x10);
                     for (int j = 0; j < 8; ++j) {
-                        const int sh = 4 + pl - j;
+                        const __m256i pv = f.planes == 2 && j >= 4 ? pv1 : pv0;
+                        const int sh = f.planes == 2 ? 4 - 2 * (j % 4) : 4 - j;
                         const __m256i v = sh >= 0 ? _mm256_slli_epi32(pv, sh) : _mm256_srli_epi32(pv, -sh);
                         wv[j] = _mm256_or_si256(wv[j], _mm256_and_si256(v, mask));
                     }

@@ -111,10 +111,12 @@ void ss_decode_block(int type, const uint8_t *g, ss_dblock *o);
 /// (R each, or 2R for split types: first-16 values then last-16 values).
 static inline size_t ss_xqb(ss_fmt f) { return f.nib ? 16 + 4 * (size_t)f.planes : 32; }
 
-/// Bit of a row's bit-plane dword that holds bit 4 + p of column c (0..31) in plane p: bit
-/// c / 4 of byte c % 4, so that shifting the dword by a constant brings the bits of the four
-/// columns of dword-vector j to bit 4 + p of their bytes.
+/// Where bits 4.. of column c (0..31) live in a row's plane dwords, so that shifting a dword by a
+/// constant brings the high bits of the four columns of dword-vector j (columns 4j..4j+3) to bit
+/// 4 of their bytes. One plane (5-bit values): bit c / 4 of byte c % 4 of dword 0. Two planes
+/// (6-bit values): the bit pair at bits 2 * (c / 4 % 4) of byte c % 4 of dword c / 16.
 static inline int ss_plane_bit(int c) { return 8 * (c % 4) + c / 4; }
+static inline int ss_crumb_bit(int c) { return 8 * (c % 4) + 2 * (c / 4 % 4); }
 
 static inline size_t ss_xsb_bytes(ss_fmt f, int R) {
     const size_t SB = (size_t)f.qk / 32, qb = ss_xqb(f), per = f.split ? 2 : 1;
