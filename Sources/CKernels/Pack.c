@@ -16,7 +16,7 @@ static void ss_pack_x(int type, const uint8_t *src, int64_t rows, int64_t cols, 
     const ss_fmt f = ss_fmt_of(type);
     const int SB = f.qk / 32;
     const int64_t nsb = cols / f.qk;
-    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t qb = ss_xqb(f), per = f.split ? 2 : 1;
     const size_t sbb = ss_xsb_bytes(f, R);
     const size_t grow = (size_t)nsb * (size_t)f.gbytes;
     ss_dblock blk;
@@ -41,12 +41,19 @@ static void ss_pack_x(int type, const uint8_t *src, int64_t rows, int64_t cols, 
                 for (int b = 0; b < SB; ++b) {
                     uint8_t *oq = o + (size_t)b * qb * (size_t)R;
                     const uint8_t *u = blk.u + 32 * b;
-                    for (size_t j = 0; j < qb / 4; ++j)
+                    for (size_t j = 0; j < (f.nib ? 4u : 8u); ++j)
                         for (int k = 0; k < 4; ++k) {
                             const size_t i = 4 * j + (size_t)k;
                             oq[(j * (size_t)R + (size_t)r) * 4 + (size_t)k] =
-                                f.nib ? (uint8_t)(u[i] | (u[i + 16] << 4)) : u[i];
+                                f.nib ? (uint8_t)((u[i] & 0x0f) | ((u[i + 16] & 0x0f) << 4)) : u[i];
                         }
+                    uint32_t plane[2] = {0, 0};
+                    for (int c = 0; c < 32; ++c) {
+                        if (f.planes == 1) plane[0] |= (uint32_t)((u[c] >> 4) & 1) << ss_plane_bit(c);
+                        if (f.planes == 2) plane[c / 16] |= (uint32_t)((u[c] >> 4) & 3) << ss_crumb_bit(c);
+                    }
+                    for (int pl = 0; pl < f.planes; ++pl)
+                        memcpy(oq + (size_t)(16 + 4 * pl) * (size_t)R + 4 * (size_t)r, &plane[pl], 4);
                     for (size_t h = 0; h < per; ++h) {
                         if (f.sc || f.split) osc[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.sc[2 * b + h];
                         if (f.min == 2) omn[((size_t)b * per + h) * (size_t)R + (size_t)r] = blk.mn[2 * b + h];

@@ -65,7 +65,7 @@ static SS_AI SS_T512 void ss_kx512(const int type, const int NT, const uint8_t *
     enum { R = 16 };
     const ss_fmt f = ss_fmt_of(type);
     const int SB = f.qk / 32;
-    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t qb = ss_xqb(f), per = f.split ? 2 : 1;
     const size_t sbb = ss_xsb_bytes(f, R);
     const int off = f.lut ? 128 : f.off;
     const __m512i m4 = _mm512_set1_epi8(0x0f);
@@ -94,6 +94,19 @@ static SS_AI SS_T512 void ss_kx512(const int type, const int NT, const uint8_t *
                     if (f.lut) {
                         wv[j] = _mm512_shuffle_epi8(lut, wv[j]);
                         wv[j + 4] = _mm512_shuffle_epi8(lut, wv[j + 4]);
+                    }
+                }
+                // High bits (ss_plane_bit / ss_crumb_bit): one shift brings vector j's to bit 4
+                // (wv | (shifted & mask) in one vpternlogd).
+                if (f.planes) {
+                    const __m512i pv0 = _mm512_loadu_si512((const void *)(wq + 16 * R));
+                    const __m512i pv1 = f.planes == 2 ? _mm512_loadu_si512((const void *)(wq + 20 * R)) : pv0;
+                    const __m512i mask = _mm512_set1_epi8(f.planes == 2 ? 0x30 : 0x10);
+                    for (int j = 0; j < 8; ++j) {
+                        const __m512i pv = f.planes == 2 && j >= 4 ? pv1 : pv0;
+                        const int sh = f.planes == 2 ? 4 - 2 * (j % 4) : 4 - j;
+                        const __m512i v = sh >= 0 ? _mm512_slli_epi32(pv, (unsigned)sh) : _mm512_srli_epi32(pv, (unsigned)-sh);
+                        wv[j] = _mm512_ternarylogic_epi32(wv[j], v, mask, 0xf8);
                     }
                 }
             } else {

@@ -50,7 +50,7 @@ static SS_AI void ss_tile_scalar_x(const int type, int nt, const uint8_t *w, int
                                    size_t astride, float *tmp) {
     const ss_fmt f = ss_fmt_of(type);
     const int SB = f.qk / 32;
-    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t qb = ss_xqb(f), per = f.split ? 2 : 1;
     const size_t sbb = ss_xsb_bytes(f, 1);
     for (int t = 0; t < nt; ++t) {
         const ss_act_block *x = (const ss_act_block *)(act + (size_t)t * astride);
@@ -67,7 +67,13 @@ static SS_AI void ss_tile_scalar_x(const int type, int nt, const uint8_t *w, int
                 const uint8_t *pq = p + (size_t)b * qb;
                 int32_t lo = 0, hi = 0;
                 for (int k = 0; k < 32; ++k) {
-                    const int u = f.nib ? (k < 16 ? pq[k] & 0x0f : pq[k - 16] >> 4) : pq[k];
+                    int u = f.nib ? (k < 16 ? pq[k] & 0x0f : pq[k - 16] >> 4) : pq[k];
+                    if (f.planes) {
+                        uint32_t plane;
+                        memcpy(&plane, pq + 16 + 4 * (f.planes == 2 ? k / 16 : 0), 4);
+                        if (f.planes == 1) u |= (int)((plane >> ss_plane_bit(k)) & 1) << 4;
+                        else u |= (int)((plane >> ss_crumb_bit(k)) & 3) << 4;
+                    }
                     const int q = f.lut ? ss_iq4_values[u] : u - f.off;
                     if (k < 16) lo += q * xb->qs[k];
                     else hi += q * xb->qs[k];

@@ -9,7 +9,7 @@ static SS_AI SS_X_TARGET void SS_X_NAME(const int type, const int NT, const uint
     enum { R = 8 };
     const ss_fmt f = ss_fmt_of(type);
     const int SB = f.qk / 32;
-    const size_t qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t qb = ss_xqb(f), per = f.split ? 2 : 1;
     const size_t sbb = ss_xsb_bytes(f, R);
     const int off = f.lut ? (SS_X_VNNI ? 128 : 0) : f.off;
     const __m256i m4 = _mm256_set1_epi8(0x0f);
@@ -42,6 +42,18 @@ static SS_AI SS_X_TARGET void SS_X_NAME(const int type, const int NT, const uint
                     if (f.lut) {
                         wv[j] = _mm256_shuffle_epi8(lut, wv[j]);
                         wv[j + 4] = _mm256_shuffle_epi8(lut, wv[j + 4]);
+                    }
+                }
+                // High bits (ss_plane_bit / ss_crumb_bit): one shift brings vector j's to bit 4.
+                if (f.planes) {
+                    const __m256i pv0 = _mm256_loadu_si256((const __m256i *)(wq + 16 * R));
+                    const __m256i pv1 = f.planes == 2 ? _mm256_loadu_si256((const __m256i *)(wq + 20 * R)) : pv0;
+                    const __m256i mask = _mm256_set1_epi8(f.planes == 2 ? 0x30 : 0x10);
+                    for (int j = 0; j < 8; ++j) {
+                        const __m256i pv = f.planes == 2 && j >= 4 ? pv1 : pv0;
+                        const int sh = f.planes == 2 ? 4 - 2 * (j % 4) : 4 - j;
+                        const __m256i v = sh >= 0 ? _mm256_slli_epi32(pv, sh) : _mm256_srli_epi32(pv, -sh);
+                        wv[j] = _mm256_or_si256(wv[j], _mm256_and_si256(v, mask));
                     }
                 }
             } else {

@@ -67,22 +67,26 @@ typedef struct ss_fmt {
     int sc;      // integer scales per 32 elements (non-split K types)
     int min;     // 0: none; 1: float min per 32-block added (Q5_1); 2: dmin * integer min subtracted
     int umax;    // largest stored value (AVX2 int16 headroom)
+    int planes;  // bits above the low 4 stored as bit planes (1 for 5-bit, 2 for 6-bit values)
 } ss_fmt;
 
 static inline ss_fmt ss_fmt_of(int type) {
-    ss_fmt f = {0, 0, 0, 0, 0, 0, 0, 0, 0};
+    ss_fmt f = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
     switch (type) {
-    case SS_TYPE_Q5_0: f = (ss_fmt){32, 22, 0, 0, 16, 0, 0, 0, 31}; break;
-    case SS_TYPE_Q5_1: f = (ss_fmt){32, 24, 0, 0, 0, 0, 0, 1, 31}; break;
-    case SS_TYPE_Q2_K: f = (ss_fmt){256, 84, 1, 0, 0, 1, 0, 2, 3}; break;
-    case SS_TYPE_Q3_K: f = (ss_fmt){256, 110, 1, 0, 4, 1, 0, 0, 7}; break;
-    case SS_TYPE_Q4_K: f = (ss_fmt){256, 144, 1, 0, 0, 0, 1, 2, 15}; break;
-    case SS_TYPE_Q5_K: f = (ss_fmt){256, 176, 0, 0, 0, 0, 1, 2, 31}; break;
-    case SS_TYPE_Q6_K: f = (ss_fmt){256, 210, 0, 0, 32, 1, 0, 0, 63}; break;
-    case SS_TYPE_IQ4_NL: f = (ss_fmt){32, 18, 1, 1, 0, 0, 0, 0, 15}; break;
-    case SS_TYPE_IQ4_XS: f = (ss_fmt){256, 136, 1, 1, 0, 0, 1, 0, 15}; break;
+    case SS_TYPE_Q5_0: f = (ss_fmt){32, 22, 1, 0, 16, 0, 0, 0, 31, 1}; break;
+    case SS_TYPE_Q5_1: f = (ss_fmt){32, 24, 1, 0, 0, 0, 0, 1, 31, 1}; break;
+    case SS_TYPE_Q2_K: f = (ss_fmt){256, 84, 1, 0, 0, 1, 0, 2, 3, 0}; break;
+    case SS_TYPE_Q3_K: f = (ss_fmt){256, 110, 1, 0, 4, 1, 0, 0, 7, 0}; break;
+    case SS_TYPE_Q4_K: f = (ss_fmt){256, 144, 1, 0, 0, 0, 1, 2, 15, 0}; break;
+    case SS_TYPE_Q5_K: f = (ss_fmt){256, 176, 1, 0, 0, 0, 1, 2, 31, 1}; break;
+    case SS_TYPE_Q6_K: f = (ss_fmt){256, 210, 1, 0, 32, 1, 0, 0, 63, 2}; break;
+    case SS_TYPE_IQ4_NL: f = (ss_fmt){32, 18, 1, 1, 0, 0, 0, 0, 15, 0}; break;
+    case SS_TYPE_IQ4_XS: f = (ss_fmt){256, 136, 1, 1, 0, 0, 1, 0, 15, 0}; break;
     default: break;
     }
+#ifdef SS_WIDE_5_6
+    if (f.planes) { f.nib = 0; f.planes = 0; }  // experiment: 5- and 6-bit values as bytes
+#endif
     return f;
 }
 
@@ -101,11 +105,21 @@ typedef struct ss_dblock {
 void ss_decode_block(int type, const uint8_t *g, ss_dblock *o);
 
 /// Bytes of one packed tile super-block (R rows x qk columns) of a generic-kernel type:
-/// qk/32 blocks of quants (R x 16 or R x 32 bytes each, dword-interleaved by row), R f16 d,
+/// qk/32 blocks of quants (R x 16 bytes of low nibbles, dword-interleaved by row, then
+/// `planes` x R dwords of bit planes, ss_plane_bit), R f16 d,
 /// R f16 mins (min != 0; K mins stored negated), then int8 scales and int8 mins per block
 /// (R each, or 2R for split types: first-16 values then last-16 values).
+static inline size_t ss_xqb(ss_fmt f) { return f.nib ? 16 + 4 * (size_t)f.planes : 32; }
+
+/// Where bits 4.. of column c (0..31) live in a row's plane dwords, so that shifting a dword by a
+/// constant brings the high bits of the four columns of dword-vector j (columns 4j..4j+3) to bit
+/// 4 of their bytes. One plane (5-bit values): bit c / 4 of byte c % 4 of dword 0. Two planes
+/// (6-bit values): the bit pair at bits 2 * (c / 4 % 4) of byte c % 4 of dword c / 16.
+static inline int ss_plane_bit(int c) { return 8 * (c % 4) + c / 4; }
+static inline int ss_crumb_bit(int c) { return 8 * (c % 4) + 2 * (c / 4 % 4); }
+
 static inline size_t ss_xsb_bytes(ss_fmt f, int R) {
-    const size_t SB = (size_t)f.qk / 32, qb = f.nib ? 16 : 32, per = f.split ? 2 : 1;
+    const size_t SB = (size_t)f.qk / 32, qb = ss_xqb(f), per = f.split ? 2 : 1;
     return SB * qb * (size_t)R + 2 * (size_t)R + (f.min ? 2 * (size_t)R : 0) +
            ((f.sc || f.split) ? SB * per * (size_t)R : 0) + (f.min == 2 ? SB * per * (size_t)R : 0);
 }

@@ -50,21 +50,37 @@ private func dequantized(_ type: Int32, _ w: [UInt8], cols: Int, row r: Int) -> 
     return out
 }
 
+/// The blocks with their f16 scale and min made positive (and a K type's dmin negative, as it is
+/// subtracted), so that each dequantized weight is |scale part| + |min part|: the magnitude of
+/// what the kernels add, even where the two cancel.
+private func magnitudeBlocks(_ type: Int32, _ w: [UInt8]) -> [UInt8] {
+    let format = TensorFormat.of(type)!, fields = f16Fields(type)
+    var m = w
+    for b in stride(from: 0, to: w.count, by: format.blockBytes) {
+        m[b + fields[0] + 1] &= 0x7f
+        if fields.count > 1 {
+            if type == SS_TYPE_Q5_1 { m[b + fields[1] + 1] &= 0x7f } else { m[b + fields[1] + 1] |= 0x80 }
+        }
+    }
+    return m
+}
+
 /// Double reference of the quantized GEMM: dequantized weights times dequantized activation
 /// quants, and the sum of the magnitudes of the terms (the error scale).
 private func quantizedReference(_ type: Int32, _ w: [UInt8], rows: Int, cols: Int, acts: [UInt8], ntok: Int)
     -> (value: [Double], magnitude: [Double]) {
     var value = [Double](repeating: 0, count: ntok * rows), magnitude = value
     let blocks = (0..<ntok).map { actBlocks(acts, cols: cols, token: $0) }
+    let wm = magnitudeBlocks(type, w)
     for r in 0..<rows {
-        let wr = dequantized(type, w, cols: cols, row: r)
+        let wr = dequantized(type, w, cols: cols, row: r), wa = dequantized(type, wm, cols: cols, row: r)
         for t in 0..<ntok {
             var acc = 0.0, mag = 0.0
             for k in 0..<cols {
                 let a = blocks[t][k / 32]
                 let term = Double(wr[k]) * Double(a.d) * Double(a.q[k % 32])
                 acc += term
-                mag += abs(term)
+                mag += abs(Double(wa[k]) * Double(a.d) * Double(a.q[k % 32]))
             }
             value[t * rows + r] = acc
             magnitude[t * rows + r] = mag
