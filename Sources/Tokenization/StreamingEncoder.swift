@@ -191,7 +191,7 @@ public struct StreamingEncoder: Sendable {
                 case .token(let id, let start):
                     guard start < cut else { break fragmentLoop }
                     output.append(EncodedToken(id: id, byteOffset: documentOffset(start)))
-                    committed = start + tokenizer.tokenBytes(id).count
+                    committed = start + tokenizer.tokenLength(id)
                 case .text(let start, let end):
                     guard start < cut else { break fragmentLoop }
                     let segmentEnd = min(end, cut)
@@ -209,7 +209,7 @@ public struct StreamingEncoder: Sendable {
                         var offset = pos
                         for id in ids {
                             output.append(EncodedToken(id: id, byteOffset: documentOffset(min(offset, pieceEnd - 1))))
-                            offset += tokenizer.tokenBytes(id).count
+                            offset += tokenizer.tokenLength(id)
                         }
                         pos = pieceEnd
                     }
