@@ -9,7 +9,7 @@ extension Precision: ExpressibleByArgument {}
 
 /// Options shared by every command that runs the model.
 struct ModelOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Path to a llama-architecture GGUF model (default: $SINKSTREAM_MODEL, else the cached SmolLM2-135M-Instruct, fetched on first use).", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("A GGUF model file or a catalog name from `sinkstream model list` (default: $SINKSTREAM_MODEL, else the cached SmolLM2-135M-Instruct; catalog models are fetched on first use).", valueName: "path-or-name"))
     var model: String?
 
     @Option(name: .long, help: "Threads for the matrix products and attention (default: all cores). With one thread per core, each thread is pinned to its own core (SINKSTREAM_PIN=0 turns that off).")
@@ -39,7 +39,7 @@ struct ModelOptions: ParsableArguments {
 
     /// Resolves (fetching if needed) the model and loads only its tokenizer.
     func loadTokenizer(logger: Logger) throws -> BPETokenizer {
-        try LanguageModel.tokenizer(path: try DefaultModel.resolve(explicit: model, logger: logger))
+        try GGUFTokenizer.load(path: try DefaultModel.resolve(explicit: model, logger: logger))
     }
 }
 

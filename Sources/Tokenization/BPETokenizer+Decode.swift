@@ -8,6 +8,12 @@ extension BPETokenizer {
         id >= 0 && Int(id) < pieces.count ? pieces[Int(id)] : []
     }
 
+    /// How many bytes `tokenBytes(id)` has (0 for an id outside the vocabulary).
+    @inline(__always)
+    func tokenLength(_ id: Int32) -> Int {
+        id >= 0 && Int(id) < pieceLengths.count ? Int(pieceLengths[Int(id)]) : 0
+    }
+
     /// The concatenated bytes of `ids` (see `tokenBytes`).
     public func decodeBytes(_ ids: [Int32]) -> [UInt8] {
         var bytes: [UInt8] = []

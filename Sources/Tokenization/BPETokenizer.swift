@@ -39,6 +39,8 @@ public final class BPETokenizer: Tokenizer {
     let types: [TokenType]
     /// The bytes each token decodes to.
     let pieces: [[UInt8]]
+    /// `pieces[i].count`.
+    let pieceLengths: [Int32]
     let textToID: [String: Int32]
     /// The initial symbol id of each byte (a synthetic id ≥ vocabularySize if not in the vocabulary).
     let byteSymbols: [Int32]
@@ -93,6 +95,7 @@ public final class BPETokenizer: Tokenizer {
         sentencePiece = nil
 
         pieces = (0..<n).map { i in Self.bytes(ofToken: tokens[i], type: types[i]) }
+        pieceLengths = pieces.map { Int32($0.count) }
 
         // Synthetic ids for text that is not a token (byte symbols, lenient merges).
         var syntheticIDs: [String: Int32] = [:]
@@ -175,6 +178,7 @@ public final class BPETokenizer: Tokenizer {
         self.types = types
         controlTokenIDs = vocabulary.control
         pieces = (0..<n).map { i in Self.sentencePieceBytes(ofToken: tokens[i], type: types[i]) }
+        pieceLengths = pieces.map { Int32($0.count) }
         textToID = vocabulary.textToID
         byteSymbols = []
         merges = [:]

@@ -9,7 +9,7 @@ struct SpecialTokenMatcher: Sendable {
     /// The tokens, in llama.cpp's partition order (longest first, then by id).
     let tokens: [(id: Int32, length: Int)]
     /// Trie edges: `node << 8 | byte` → child node (node 0 is the root).
-    private let edges: [UInt32: UInt32]
+    private let edges: EdgeTable
     /// For each trie node, the index in `tokens` of the token ending there, or -1.
     private let terminal: [Int32]
     /// Whether some token starts with this byte.
@@ -43,7 +43,7 @@ struct SpecialTokenMatcher: Sendable {
             }
             if terminal[Int(node)] < 0 { terminal[Int(node)] = Int32(index) }  // same text twice: the first in order
         }
-        self.edges = edges
+        self.edges = EdgeTable(edges)
         self.terminal = terminal
         startsToken = starts
         maxLength = sorted.first?.bytes.count ?? 0
@@ -58,7 +58,9 @@ struct SpecialTokenMatcher: Sendable {
             for i in 0..<count where starts[Int(base[i])] {
                 var node: UInt32 = 0
                 var j = i
-                while j < count, let child = edges[node << 8 | UInt32(base[j])] {
+                while j < count {
+                    let child = edges.child(node << 8 | UInt32(base[j]))
+                    if child == 0 { break }
                     node = child
                     j += 1
                     let t = terminal[Int(node)]
@@ -123,5 +125,44 @@ struct SpecialTokenMatcher: Sendable {
         var p = limit
         while p > 0 && crossed[p] { p -= 1 }
         return p
+    }
+}
+
+/// The trie's edges in an open-addressing table with a multiplicative hash (this lookup runs at
+/// every byte that starts a special token, so `Dictionary`'s seeded hashing is too slow).
+private struct EdgeTable: Sendable {
+    private let keys: [UInt32]
+    /// Child node per slot; 0 = empty (the root is never a child).
+    private let values: [UInt32]
+    private let shift: UInt64
+
+    init(_ edges: [UInt32: UInt32]) {
+        var bits: UInt64 = 4
+        while (1 << bits) < edges.count * 2 { bits += 1 }
+        let capacity = 1 << Int(bits)
+        var keys = [UInt32](repeating: 0, count: capacity)
+        var values = [UInt32](repeating: 0, count: capacity)
+        shift = 64 - bits
+        for (key, child) in edges {
+            var slot = Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+            while values[slot] != 0 { slot = (slot + 1) & (capacity - 1) }
+            keys[slot] = key
+            values[slot] = child
+        }
+        self.keys = keys
+        self.values = values
+    }
+
+    /// The child for `node << 8 | byte`, or 0.
+    @inline(__always)
+    func child(_ key: UInt32) -> UInt32 {
+        let mask = values.count - 1
+        var slot = Int(truncatingIfNeeded: (UInt64(key) &* 0x9E37_79B9_7F4A_7C15) >> shift)
+        while true {
+            let v = values[slot]
+            if v == 0 { return 0 }
+            if keys[slot] == key { return v }
+            slot = (slot + 1) & mask
+        }
     }
 }

@@ -25,6 +25,12 @@ public struct EncodedToken: Equatable, Hashable, Sendable {
 /// with everything after it. An incomplete UTF-8 sequence at a chunk end is held back too.
 /// Digits split by `\p{N}` are single code points, decided on their own.
 ///
+/// USER_DEFINED tokens (matched in documents too, as llama.cpp does) are split out first; text
+/// is only cut where no occurrence of one can span the cut (see `tokenizePending`). For
+/// SentencePiece vocabularies the pieces are the cuts of `PreTokenizer.sentencePiece`, which no
+/// vocabulary token spans, so each is decided by its own bytes. No BOS is emitted: a caller
+/// whose tokenizer `addsBOS` puts `bosID` before the document's first token.
+///
 /// The carry-over state is small (the held-back tail) and can be saved with `state` and
 /// restored with `init(tokenizer:restoring:)` to resume mid-document.
 public struct StreamingEncoder: Sendable {
@@ -191,7 +197,7 @@ public struct StreamingEncoder: Sendable {
                 case .token(let id, let start):
                     guard start < cut else { break fragmentLoop }
                     output.append(EncodedToken(id: id, byteOffset: documentOffset(start)))
-                    committed = start + tokenizer.tokenBytes(id).count
+                    committed = start + tokenizer.tokenLength(id)
                 case .text(let start, let end):
                     guard start < cut else { break fragmentLoop }
                     let segmentEnd = min(end, cut)
@@ -209,7 +215,7 @@ public struct StreamingEncoder: Sendable {
                         var offset = pos
                         for id in ids {
                             output.append(EncodedToken(id: id, byteOffset: documentOffset(min(offset, pieceEnd - 1))))
-                            offset += tokenizer.tokenBytes(id).count
+                            offset += tokenizer.tokenLength(id)
                         }
                         pos = pieceEnd
                     }
