@@ -14,7 +14,11 @@ struct GoldenArchitectureTests {
     static let cases: [(ArchitectureModel, AttentionMode)] = ArchitectureModel.all.flatMap { m in cachedModes.map { (m, $0) } }
     /// Tokens scored per mode: past Gemma's 512-token local window and the modes' 256-slot caches,
     /// short enough for the float path on two cores.
-    static let tokens = 700
+    static let tokens = 600
+    /// The float path (slow on two cores) on the two cache modes that differ most from dense.
+    static let f32Cases: [(ArchitectureModel, AttentionMode)] = ArchitectureModel.all.flatMap { m in
+        [AttentionMode.sink(sinks: 4, window: 252), .window(256)].map { (m, $0) }
+    }
 
     private func losses(_ model: LanguageModel, _ golden: GoldenA, _ mode: AttentionMode, tokens: Int, chunk: Int = 128) throws -> [Float] {
         let engine = InferenceEngine(model: model, threads: 2, maxChunk: chunk,
@@ -36,7 +40,7 @@ struct GoldenArchitectureTests {
         #expect(gemma.layers[5].ropeBase == 1_000_000)
     }
 
-    @Test("f32 path: every cached mode within 0.005 nats per token", arguments: cases)
+    @Test("f32 path: sink and window within 0.005 nats per token", arguments: f32Cases)
     func referencePrecision(_ model: ArchitectureModel, _ mode: AttentionMode) throws {
         let golden = try GoldenA.load(model.golden)
         let reference = Array(try #require(golden.nll[mode.description]).prefix(Self.tokens - 1))
