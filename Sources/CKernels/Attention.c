@@ -98,9 +98,23 @@ void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t 
                    const ss_attn_segment *segs, int64_t nseg, float scale,
                    float *scratch, float *out, float *stats) {
 #if SS_X86
-    if (isa == SS_ISA_AVX512VNNI && ss_isa_supported(isa) && ss_attend_f16_avx512(q_recent, q_sink, group, d, keys, values, stride,
-                                                              segs, nseg, scale, scratch, out, stats))
+    // The vector kernels take up to 4 heads at a time; a head's bits do not depend on the heads
+    // beside it, so a larger group (Qwen2's 7) runs in slices of 4.
+    if (isa != SS_ISA_SCALAR && ss_isa_supported(isa) && d % 16 == 0 && d > 0) {
+        int64_t n = 0;
+        for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
+        for (int64_t h = 0; h < group; h += 4) {
+            const int64_t g = group - h < 4 ? group - h : 4;
+            float *const st = stats ? stats + 2 * h : NULL;
+            if (isa == SS_ISA_AVX512VNNI)
+                ss_attend_f16_avx512(q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, scale,
+                                     scratch + h * (n + 16), out + h * d, st);
+            else
+                ss_attend_f16_avx2(q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, scale,
+                                   scratch + h * (n + 16), out + h * d, st);
+        }
         return;
+    }
 #endif
     ss_attend_f16_scalar(q_recent, q_sink, group, d, keys, values, stride, segs, nseg, scale, scratch, out, stats);
 }

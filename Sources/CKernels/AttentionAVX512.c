@@ -29,16 +29,15 @@ static SS_AI SS_T512 __m512 ss_exp512(__m512 x) {
 }
 
 /// Scores of G heads for `count` slots starting at `keys` (transposed, row stride `stride`).
-static SS_AI SS_T512 void ss_scores512(const int G, const float *q, const uint16_t *keys, int64_t stride,
-                                       int64_t count, float scale, float *row, int64_t rs) {
-    enum { D = 64 };
+static SS_AI SS_T512 void ss_scores512(const int G, const int64_t D, const float *q, const uint16_t *keys,
+                                       int64_t stride, int64_t count, float scale, float *row, int64_t rs) {
     const __m512 vs = _mm512_set1_ps(scale);
     int64_t k = 0;
     for (; k + 32 <= count; k += 32) {
         __m512 a0[4], a1[4];
         for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm512_setzero_ps();
         const uint16_t *kp = keys + k;
-        for (int i = 0; i < D; ++i, kp += stride) {
+        for (int64_t i = 0; i < D; ++i, kp += stride) {
             // The transposed keys are 64 strided rows: too many streams for the hardware
             // prefetcher, so fetch this row's next blocks explicitly (measured: the key loads were
             // a third of decode attention time at depth 1,024 without this).
@@ -61,7 +60,7 @@ static SS_AI SS_T512 void ss_scores512(const int G, const float *q, const uint16
         __m512 a0[4];
         for (int h = 0; h < G; ++h) a0[h] = _mm512_setzero_ps();
         const uint16_t *kp = keys + k;
-        for (int i = 0; i < D; ++i, kp += stride) {
+        for (int64_t i = 0; i < D; ++i, kp += stride) {
             const __m512 k0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp));
             for (int h = 0; h < G; ++h) a0[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * D + i]), k0, a0[h]);
         }
@@ -69,8 +68,16 @@ static SS_AI SS_T512 void ss_scores512(const int G, const float *q, const uint16
     }
 }
 
-/// Softmax numerators in place; returns the sum of exp (fixed reduction order) and the maximum
-/// score in `*max_out`.
+/// The sum of 16 lanes: lanes i + (i + 8), then + 4, + 2, + 1 (the AVX2 kernel's ss_sum16_256).
+static SS_AI SS_T512 float ss_sum16_512(__m512 acc) {
+    const __m256 s8 = _mm256_add_ps(_mm512_castps512_ps256(acc), _mm512_extractf32x8_ps(acc, 1));
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+/// Softmax numerators in place; returns the sum of exp (fixed reduction order, ss_sum16_512)
+/// and the maximum score in `*max_out`.
 static SS_AI SS_T512 float ss_softmax512(float *row, int64_t n, float *max_out) {
     __m512 vm = _mm512_set1_ps(-INFINITY);
     int64_t k = 0;
@@ -91,21 +98,20 @@ static SS_AI SS_T512 float ss_softmax512(float *row, int64_t n, float *max_out) 
         _mm512_mask_storeu_ps(row + k, mk, e);
         acc = _mm512_add_ps(acc, e);
     }
-    return _mm512_reduce_add_ps(acc);
+    return ss_sum16_512(acc);
 }
 
-static SS_AI SS_T512 void ss_attend512(const int G, const float *q_recent, const float *q_sink,
+static SS_AI SS_T512 void ss_attend512(const int G, const int64_t D, const float *q_recent, const float *q_sink,
                                        const uint16_t *keys, const uint16_t *values, int64_t stride,
                                        const ss_attn_segment *segs, int64_t nseg, float scale,
                                        float *scratch, float *out, float *stats) {
-    enum { D = 64 };
     int64_t n = 0;
     for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
     const int64_t rs = n + 16;
     int64_t at = 0;
     for (int64_t s = 0; s < nseg; ++s) {
         if (segs[s].count <= 0) continue;
-        ss_scores512(G, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
+        ss_scores512(G, D, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
                      scratch + at, rs);
         at += segs[s].count;
     }
@@ -121,48 +127,48 @@ static SS_AI SS_T512 void ss_attend512(const int G, const float *q_recent, const
             inv[h] = 1.0f / sum;
         }
     }
-    __m512 o[4][4];
-    for (int h = 0; h < G; ++h)
-        for (int j = 0; j < 4; ++j) o[h][j] = _mm512_setzero_ps();
-    at = 0;
-    for (int64_t s = 0; s < nseg; ++s) {
-        const uint16_t *v = values + segs[s].slot * D;
-        for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
-            __m512 vv[4];
-            for (int j = 0; j < 4; ++j) vv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
-            for (int h = 0; h < G; ++h) {
-                const __m512 p = _mm512_set1_ps(scratch[h * rs + at]);
-                for (int j = 0; j < 4; ++j) o[h][j] = _mm512_fmadd_ps(p, vv[j], o[h][j]);
+    // 64 output elements of every head at a time (4 registers per head): each element is one FMA
+    // chain over the keys in visit order, whatever the chunking.
+    for (int64_t c = 0; c < D; c += 64) {
+        const int parts = D - c >= 64 ? 4 : (int)((D - c) / 16);
+        __m512 o[4][4];
+        for (int h = 0; h < G; ++h)
+            for (int j = 0; j < 4; ++j) o[h][j] = _mm512_setzero_ps();
+        at = 0;
+        for (int64_t s = 0; s < nseg; ++s) {
+            const uint16_t *v = values + segs[s].slot * D + c;
+            for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
+                __m512 vv[4];
+                for (int j = 0; j < parts; ++j) vv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
+                for (int h = 0; h < G; ++h) {
+                    const __m512 p = _mm512_set1_ps(scratch[h * rs + at]);
+                    for (int j = 0; j < parts; ++j) o[h][j] = _mm512_fmadd_ps(p, vv[j], o[h][j]);
+                }
             }
         }
-    }
-    for (int h = 0; h < G; ++h) {
-        const __m512 vi = _mm512_set1_ps(inv[h]);
-        for (int j = 0; j < 4; ++j)
-            _mm512_storeu_ps(out + h * D + 16 * j, stats ? o[h][j] : _mm512_mul_ps(o[h][j], vi));
+        for (int h = 0; h < G; ++h) {
+            const __m512 vi = _mm512_set1_ps(inv[h]);
+            for (int j = 0; j < parts; ++j)
+                _mm512_storeu_ps(out + h * D + c + 16 * j, stats ? o[h][j] : _mm512_mul_ps(o[h][j], vi));
+        }
     }
 }
 
-SS_T512 int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                                 const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                 const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
-                                 float *out, float *stats) {
-    if (d != 64) return 0;
+SS_T512 void ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                                  const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                  const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
+                                  float *out, float *stats) {
+#define SS_ATTEND512(G, D) ss_attend512(G, D, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats)
+#define SS_ATTEND512_D(G) \
+    switch (d) { case 64: SS_ATTEND512(G, 64); return; case 128: SS_ATTEND512(G, 128); return; \
+                 case 256: SS_ATTEND512(G, 256); return; default: SS_ATTEND512(G, d); return; }
     switch (group) {
-    case 1: ss_attend512(1, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats); return 1;
-    case 2: ss_attend512(2, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats); return 1;
-    case 3: ss_attend512(3, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats); return 1;
-    case 4: ss_attend512(4, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats); return 1;
-    default: return 0;
+    case 1: SS_ATTEND512_D(1)
+    case 2: SS_ATTEND512_D(2)
+    case 3: SS_ATTEND512_D(3)
+    default: SS_ATTEND512_D(4)
     }
-}
-#else
-int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                         const uint16_t *keys, const uint16_t *values, int64_t stride,
-                         const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
-                         float *stats) {
-    (void)q_recent; (void)q_sink; (void)group; (void)d; (void)keys; (void)values; (void)stride;
-    (void)segs; (void)nseg; (void)scale; (void)scratch; (void)out; (void)stats;
-    return 0;
+#undef SS_ATTEND512_D
+#undef SS_ATTEND512
 }
 #endif

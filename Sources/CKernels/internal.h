@@ -187,10 +187,15 @@ void ss_gemm_f32_avx2(int type, const void *w, int64_t rows, int64_t cols, const
 void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                         int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
 
-/// AVX-512 attention over a half cache; returns 0 (doing nothing) for shapes it does not cover.
-int ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                         const uint16_t *keys, const uint16_t *values, int64_t stride,
-                         const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
-                         float *stats);
+/// Attention over a half cache for at most 4 heads of a group and a head size that is a multiple
+/// of 16: AVX-512 and AVX2 kernels with the same arithmetic (the same bits).
+void ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                          const uint16_t *keys, const uint16_t *values, int64_t stride,
+                          const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
+                          float *stats);
+void ss_attend_f16_avx2(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                        const uint16_t *keys, const uint16_t *values, int64_t stride,
+                        const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
+                        float *stats);
 
 #endif

@@ -1,0 +1,203 @@
+// AVX2 (+FMA, F16C) attention over a half-precision KV cache: the AVX-512 kernel's arithmetic
+// in 8-lane registers. Every score is one FMA chain over the head dimension, every output
+// element one FMA chain over the keys, exp is the same polynomial, and the sum of exp uses the
+// same 16 lane accumulators and the same reduction tree (ss_sum16), so both kernels produce the
+// same bits: a result does not depend on whether the machine has AVX-512.
+#include "internal.h"
+
+#if SS_X86
+#include <math.h>
+
+/// e^x per lane (Cephes polynomial, the same formula and operations as ss_exp512); x <= 0 here.
+static SS_AI SS_TAVX2 __m256 ss_exp256(__m256 x) {
+    const __m256 lo = _mm256_set1_ps(-87.33654f);
+    const __m256 under = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+    __m256 v = _mm256_max_ps(x, lo);
+    const __m256 magic = _mm256_set1_ps(12582912.0f);
+    const __m256 shifted = _mm256_fmadd_ps(v, _mm256_set1_ps(1.442695040888963f), magic);
+    const __m256 n = _mm256_sub_ps(shifted, magic);
+    const __m256i nbits = _mm256_sub_epi32(_mm256_castps_si256(shifted), _mm256_set1_epi32(0x4B400000));
+    v = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), v);
+    v = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), v);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, v, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, v, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, v, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, v, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, v, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(v, v), _mm256_add_ps(v, _mm256_set1_ps(1.0f)));
+    const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(nbits, _mm256_set1_epi32(127)), 23);
+    const __m256 r = _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+    return _mm256_andnot_ps(under, r);
+}
+
+/// Eight halves of a row that may end before eight (zero-padded), as floats.
+static SS_AI SS_TAVX2 __m256 ss_load_ph_tail(const uint16_t *p, int64_t count) {
+    uint16_t tmp[8] = {0};
+    for (int64_t j = 0; j < count && j < 8; ++j) tmp[j] = p[j];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
+}
+
+/// Scores of G heads for `count` slots starting at `keys` (transposed, row stride `stride`).
+static SS_AI SS_TAVX2 void ss_scores256(const int G, const int64_t D, const float *q, const uint16_t *keys,
+                                        int64_t stride, int64_t count, float scale, float *row, int64_t rs) {
+    const __m256 vs = _mm256_set1_ps(scale);
+    int64_t k = 0;
+    for (; k + 16 <= count; k += 16) {
+        __m256 a0[4], a1[4];
+        for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
+        const uint16_t *kp = keys + k;
+        for (int64_t i = 0; i < D; ++i, kp += stride) {
+            _mm_prefetch((const char *)(kp + 64), _MM_HINT_T0);
+            const __m256 k0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)kp));
+            const __m256 k1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(kp + 8)));
+            for (int h = 0; h < G; ++h) {
+                const __m256 qb = _mm256_broadcast_ss(q + h * D + i);
+                a0[h] = _mm256_fmadd_ps(qb, k0, a0[h]);
+                a1[h] = _mm256_fmadd_ps(qb, k1, a1[h]);
+            }
+        }
+        for (int h = 0; h < G; ++h) {
+            _mm256_storeu_ps(row + h * rs + k, _mm256_mul_ps(a0[h], vs));
+            _mm256_storeu_ps(row + h * rs + k + 8, _mm256_mul_ps(a1[h], vs));
+        }
+    }
+    for (; k < count; k += 8) {
+        const int64_t left = count - k;
+        __m256 a0[4];
+        for (int h = 0; h < G; ++h) a0[h] = _mm256_setzero_ps();
+        const uint16_t *kp = keys + k;
+        for (int64_t i = 0; i < D; ++i, kp += stride) {
+            const __m256 k0 = left >= 8 ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)kp)) : ss_load_ph_tail(kp, left);
+            for (int h = 0; h < G; ++h) a0[h] = _mm256_fmadd_ps(_mm256_broadcast_ss(q + h * D + i), k0, a0[h]);
+        }
+        for (int h = 0; h < G; ++h) {
+            float tmp[8];
+            _mm256_storeu_ps(tmp, _mm256_mul_ps(a0[h], vs));
+            for (int64_t j = 0; j < left && j < 8; ++j) row[h * rs + k + j] = tmp[j];
+        }
+    }
+}
+
+/// The sum of 16 lanes held as lanes 0-7 (`lo`) and 8-15 (`hi`), in ss_sum16's tree order.
+static SS_AI SS_TAVX2 float ss_sum16_256(__m256 lo, __m256 hi) {
+    const __m256 s8 = _mm256_add_ps(lo, hi);
+    const __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps(s8, 1));
+    const __m128 s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    return _mm_cvtss_f32(_mm_add_ss(s2, _mm_shuffle_ps(s2, s2, 1)));
+}
+
+/// Softmax numerators in place; returns the sum of exp (16 lane accumulators, as the AVX-512
+/// kernel) and the maximum score in `*max_out`.
+static SS_AI SS_TAVX2 float ss_softmax256(float *row, int64_t n, float *max_out) {
+    float mx = -INFINITY;
+    {
+        __m256 vm = _mm256_set1_ps(-INFINITY);
+        int64_t k = 0;
+        for (; k + 8 <= n; k += 8) vm = _mm256_max_ps(vm, _mm256_loadu_ps(row + k));
+        float lanes[8];
+        _mm256_storeu_ps(lanes, vm);
+        for (int j = 0; j < 8; ++j) mx = lanes[j] > mx ? lanes[j] : mx;
+        for (; k < n; ++k) mx = row[k] > mx ? row[k] : mx;
+    }
+    *max_out = mx;
+    const __m256 m = _mm256_set1_ps(mx);
+    __m256 lo = _mm256_setzero_ps(), hi = _mm256_setzero_ps();
+    int64_t k = 0;
+    for (; k + 16 <= n; k += 16) {
+        const __m256 e0 = ss_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + k), m));
+        const __m256 e1 = ss_exp256(_mm256_sub_ps(_mm256_loadu_ps(row + k + 8), m));
+        _mm256_storeu_ps(row + k, e0);
+        _mm256_storeu_ps(row + k + 8, e1);
+        lo = _mm256_add_ps(lo, e0);
+        hi = _mm256_add_ps(hi, e1);
+    }
+    if (k < n) {
+        // The AVX-512 kernel adds zeros in the lanes past n; so does this.
+        float tmp[16];
+        for (int j = 0; j < 16; ++j) tmp[j] = k + j < n ? row[k + j] : mx;
+        __m256 e0 = ss_exp256(_mm256_sub_ps(_mm256_loadu_ps(tmp), m));
+        __m256 e1 = ss_exp256(_mm256_sub_ps(_mm256_loadu_ps(tmp + 8), m));
+        float out[16];
+        _mm256_storeu_ps(out, e0);
+        _mm256_storeu_ps(out + 8, e1);
+        for (int j = 0; j < 16; ++j) {
+            if (k + j < n) row[k + j] = out[j];
+            else out[j] = 0;
+        }
+        lo = _mm256_add_ps(lo, _mm256_loadu_ps(out));
+        hi = _mm256_add_ps(hi, _mm256_loadu_ps(out + 8));
+    }
+    return ss_sum16_256(lo, hi);
+}
+
+static SS_AI SS_TAVX2 void ss_attend256(const int G, const int64_t D, const float *q_recent, const float *q_sink,
+                                        const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                        const ss_attn_segment *segs, int64_t nseg, float scale,
+                                        float *scratch, float *out, float *stats) {
+    int64_t n = 0;
+    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
+    const int64_t rs = n + 16;
+    int64_t at = 0;
+    for (int64_t s = 0; s < nseg; ++s) {
+        if (segs[s].count <= 0) continue;
+        ss_scores256(G, D, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
+                     scratch + at, rs);
+        at += segs[s].count;
+    }
+    float inv[4];
+    for (int h = 0; h < G; ++h) {
+        float mx;
+        const float sum = ss_softmax256(scratch + h * rs, n, &mx);
+        if (stats) {
+            stats[2 * h] = mx;
+            stats[2 * h + 1] = sum;
+            inv[h] = 1.0f;
+        } else {
+            inv[h] = 1.0f / sum;
+        }
+    }
+    // 16 output elements of every head at a time (2 registers per head): each element is one FMA
+    // chain over the keys in visit order, whatever the chunking.
+    for (int64_t c = 0; c < D; c += 16) {
+        __m256 o[4][2];
+        for (int h = 0; h < G; ++h) o[h][0] = o[h][1] = _mm256_setzero_ps();
+        at = 0;
+        for (int64_t s = 0; s < nseg; ++s) {
+            const uint16_t *v = values + segs[s].slot * D + c;
+            for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
+                const __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
+                const __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8)));
+                for (int h = 0; h < G; ++h) {
+                    const __m256 p = _mm256_broadcast_ss(scratch + h * rs + at);
+                    o[h][0] = _mm256_fmadd_ps(p, v0, o[h][0]);
+                    o[h][1] = _mm256_fmadd_ps(p, v1, o[h][1]);
+                }
+            }
+        }
+        for (int h = 0; h < G; ++h) {
+            const __m256 vi = _mm256_set1_ps(inv[h]);
+            for (int j = 0; j < 2; ++j)
+                _mm256_storeu_ps(out + h * D + c + 8 * j, stats ? o[h][j] : _mm256_mul_ps(o[h][j], vi));
+        }
+    }
+}
+
+SS_TAVX2 void ss_attend_f16_avx2(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
+                                 const uint16_t *keys, const uint16_t *values, int64_t stride,
+                                 const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
+                                 float *out, float *stats) {
+#define SS_ATTEND256(G, D) ss_attend256(G, D, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats)
+#define SS_ATTEND256_D(G) \
+    switch (d) { case 64: SS_ATTEND256(G, 64); return; case 128: SS_ATTEND256(G, 128); return; \
+                 case 256: SS_ATTEND256(G, 256); return; default: SS_ATTEND256(G, d); return; }
+    switch (group) {
+    case 1: SS_ATTEND256_D(1)
+    case 2: SS_ATTEND256_D(2)
+    case 3: SS_ATTEND256_D(3)
+    default: SS_ATTEND256_D(4)
+    }
+#undef SS_ATTEND256_D
+#undef SS_ATTEND256
+}
+#endif
