@@ -51,13 +51,6 @@ public final class LanguageModel: Sendable {
         logger?.debug("loaded \(path): \(architecture.name), \(config.layerCount) layers, \(config.embeddingLength) wide, vocabulary \(config.vocabularySize)")
     }
 
-    /// Loads only the tokenizer of a model file (no weights are read or repacked).
-    /// - Throws: as ``init(path:precision:logger:)`` for the header, metadata and vocabulary.
-    public static func tokenizer(path: String) throws -> BPETokenizer {
-        let file = try GGUFFile(path: path)
-        return try loadTokenizer(file: file, config: try ModelConfig(file: file, architecture: try Architecture.of(file)))
-    }
-
     private static func loadTokenizer(file: GGUFFile, config: ModelConfig) throws -> BPETokenizer {
         try GGUFTokenizer.load(file: file, vocabularySize: config.vocabularySize)
     }

@@ -38,10 +38,12 @@ public final class StreamSession {
         return merged
     }
 
-    /// Whether layer group `group` of the storage still holds token `token`.
-    private func holds(_ group: Int, _ token: Int) -> Bool {
-        if group == 0 { return cache.liveRanges.contains { $0.contains(token) } }
-        return storage.slidingLive(processed: position)?.contains(token) ?? false
+    /// Whether layer group `group` of the storage holds token `token` at the current position
+    /// (group 0: the mode's cache; the others: the sliding-window layers' ring), for exports and
+    /// imports of checkpoint rows.
+    private func holdings() -> (_ group: Int, _ token: Int) -> Bool {
+        let live = cache.liveRanges, sliding = storage.slidingLive(processed: position)
+        return { group, token in group == 0 ? live.contains { $0.contains(token) } : sliding?.contains(token) ?? false }
     }
 
     /// Bytes of one token's checkpoint row.
@@ -52,15 +54,13 @@ public final class StreamSession {
 
     /// Writes the checkpoint rows of `tokens` (live tokens) to `out`.
     public func exportRows(_ tokens: Range<Int>, into out: UnsafeMutableRawPointer) {
-        let live = cache.liveRanges, sliding = storage.slidingLive(processed: position)
-        storage.exportRows(tokens, into: out) { group, token in
-            group == 0 ? live.contains { $0.contains(token) } : sliding?.contains(token) ?? false
-        }
+        storage.exportRows(tokens, into: out, holds: holdings())
     }
 
     /// Restores a live token's rows from a checkpoint row (after ``restore(position:cacheState:)``).
     public func importRow(_ token: Int, from row: UnsafeRawPointer, bytesPerToken: Int) -> Bool {
-        storage.importRow(token, from: row, bytesPerToken: bytesPerToken) { holds($0, token) }
+        let holds = holdings()
+        return storage.importRow(token, from: row, bytesPerToken: bytesPerToken) { holds($0, token) }
     }
 
     /// Puts the session back at a saved point: `position` tokens processed and the cache

@@ -20,7 +20,7 @@ struct GoldenArchitectureTests {
         [AttentionMode.sink(sinks: 4, window: 252), .window(256)].map { (m, $0) }
     }
 
-    private func losses(_ model: LanguageModel, _ golden: GoldenA, _ mode: AttentionMode, tokens: Int, chunk: Int = 128) throws -> [Float] {
+    static func losses(_ model: LanguageModel, _ golden: GoldenA, _ mode: AttentionMode, tokens: Int, chunk: Int = 128) throws -> [Float] {
         let engine = InferenceEngine(model: model, threads: 2, maxChunk: chunk,
                                      maxContext: mode.maxVisible(contextLength: model.config.contextLength))
         return try TokenScorer.score(tokens: Array(golden.tokenIDs.prefix(tokens)), mode: mode, engine: engine)
@@ -40,28 +40,45 @@ struct GoldenArchitectureTests {
         #expect(gemma.layers[5].ropeBase == 1_000_000)
     }
 
-    @Test("f32 path: sink and window within 0.005 nats per token", arguments: f32Cases)
-    func referencePrecision(_ model: ArchitectureModel, _ mode: AttentionMode) throws {
-        let golden = try GoldenA.load(model.golden)
-        let reference = Array(try #require(golden.nll[mode.description]).prefix(Self.tokens - 1))
-        let ours = try losses(try model.load(.f32), golden, mode, tokens: Self.tokens)
-        #expect(ours.count == reference.count)
-        let delta = meanAbsoluteDifference(ours, reference)
-        print("\(model) \(mode) f32: mean |Δ| = \(delta)")
-        #expect(delta <= 0.005)
-    }
-
     @Test("fast path (8-bit activations): mean and per-token loss near the reference", arguments: cases)
     func fastPath(_ model: ArchitectureModel, _ mode: AttentionMode) throws {
         let golden = try GoldenA.load(model.golden)
         let reference = Array(try #require(golden.nll[mode.description]).prefix(Self.tokens - 1))
-        let ours = try losses(try model.load(.fast), golden, mode, tokens: Self.tokens)
+        let ours = try Self.losses(try model.load(.fast), golden, mode, tokens: Self.tokens)
         let meanDelta = abs(mean(ours) - mean(reference)), perToken = meanAbsoluteDifference(ours, reference)
         print("\(model) \(mode) fast: |Δ mean| = \(meanDelta), mean |Δ| = \(perToken)")
         // llama.cpp's own 8-bit path is 0.03 (qwen2) and 0.09–0.13 (gemma3) nats per token off.
         let (meanLimit, perTokenLimit) = model.architecture == "gemma3" ? (0.05, 0.15) : (0.02, 0.1)
         #expect(meanDelta <= meanLimit)
         #expect(perToken <= perTokenLimit)
+    }
+
+    @Test("Sliding layers: chunked processing equals token by token past the window", arguments: [
+        AttentionMode.sink(sinks: 4, window: 60), .dense,
+    ])
+    func gemmaChunking(_ mode: AttentionMode) throws {
+        let model = try ArchitectureModel.gemma3.load(.fast)
+        let golden = try GoldenA.load(ArchitectureModel.gemma3.golden)
+        // 600 tokens: past the 512-token window of the local layers.
+        let a = try Self.losses(model, golden, mode, tokens: 600, chunk: 1)
+        let b = try Self.losses(model, golden, mode, tokens: 600, chunk: 97)
+        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
+    }
+}
+
+/// The float path of the same checks, a suite of its own so that it runs beside the fast path
+/// (each suite is serialized: one model in flight per suite).
+@Suite("Other architectures against the reference losses, float path", .serialized)
+struct GoldenArchitectureFloatTests {
+    @Test("f32 path: sink and window within 0.005 nats per token", arguments: GoldenArchitectureTests.f32Cases)
+    func referencePrecision(_ model: ArchitectureModel, _ mode: AttentionMode) throws {
+        let golden = try GoldenA.load(model.golden)
+        let reference = Array(try #require(golden.nll[mode.description]).prefix(GoldenArchitectureTests.tokens - 1))
+        let ours = try GoldenArchitectureTests.losses(try model.load(.f32), golden, mode, tokens: GoldenArchitectureTests.tokens)
+        #expect(ours.count == reference.count)
+        let delta = meanAbsoluteDifference(ours, reference)
+        print("\(model) \(mode) f32: mean |Δ| = \(delta)")
+        #expect(delta <= 0.005)
     }
 
     @Test("f32 path: recompute(64) on a sample of positions within 0.005", arguments: ArchitectureModel.all)
@@ -79,17 +96,5 @@ struct GoldenArchitectureTests {
         let delta = meanAbsoluteDifference(ours, theirs)
         print("\(model) recompute(64) f32 on \(positions.count) positions: mean |Δ| = \(delta)")
         #expect(delta <= 0.005)
-    }
-
-    @Test("Sliding layers: chunked processing equals token by token past the window", arguments: [
-        AttentionMode.sink(sinks: 4, window: 60), .dense,
-    ])
-    func gemmaChunking(_ mode: AttentionMode) throws {
-        let model = try ArchitectureModel.gemma3.load(.fast)
-        let golden = try GoldenA.load(ArchitectureModel.gemma3.golden)
-        // 600 tokens: past the 512-token window of the local layers.
-        let a = try losses(model, golden, mode, tokens: 600, chunk: 1)
-        let b = try losses(model, golden, mode, tokens: 600, chunk: 97)
-        #expect(a.map(\.bitPattern) == b.map(\.bitPattern))
     }
 }

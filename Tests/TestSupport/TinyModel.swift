@@ -52,11 +52,13 @@ public enum TinyModel {
     ///     `embedding` or `ffn` long, so both must be multiples of the weight type's block size
     ///     (256 for the K-quants and IQ4_XS, e.g. `embedding: 256, ffn: 512`).
     ///   - embeddingType: the type of `token_embd.weight` (Q8_0 as in the real model).
+    ///   - storedAsF32: write every matrix as F32 holding the values its type decodes to: the
+    ///     same weights as the file written without it, in the float format.
     /// - Throws: `GGUFError.invalidWriterInput` for inconsistent shapes, `.writeFailed`.
     public static func write(
         to path: String, seed: UInt64 = 1, weightType: GGMLType = .q4_1, layers: Int = 2,
         embedding: Int = 64, heads: Int = 4, kvHeads: Int = 2, ffn: Int = 128, context: Int = 512,
-        embeddingType: GGMLType = .q8_0
+        embeddingType: GGMLType = .q8_0, storedAsF32: Bool = false
     ) throws {
         guard layers > 0, embedding > 0, heads > 0, kvHeads > 0, ffn > 0, context > 0,
               embedding % heads == 0, heads % kvHeads == 0, (embedding / heads) % 2 == 0
@@ -117,7 +119,13 @@ public enum TinyModel {
 
         func matrix(_ name: String, _ dims: [Int], _ type: GGMLType) {
             let values = (0..<dims.reduce(1, *)).map { _ in Float(rng.nextNormal() * 0.02) }
-            w.addTensor(name: name, dims: dims, type: type, data: GGMLQuantize.quantize(values, as: type))
+            let data = GGMLQuantize.quantize(values, as: type)
+            if storedAsF32 {
+                let decoded = data.withUnsafeBytes { GGMLDequantize.dequantize($0, type: type, count: values.count) }
+                w.addTensor(name: name, dims: dims, type: .f32, data: GGMLQuantize.quantize(decoded, as: .f32))
+            } else {
+                w.addTensor(name: name, dims: dims, type: type, data: data)
+            }
         }
         func norm(_ name: String) {
             let values = (0..<embedding).map { _ in Float(1 + rng.nextNormal() * 0.05) }
