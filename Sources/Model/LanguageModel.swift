@@ -1,3 +1,4 @@
+import Foundation
 import GGUF
 import Kernels
 import Logging
@@ -57,4 +58,28 @@ public final class LanguageModel: Sendable {
 
     /// The chat template stored in the file, if any.
     public var chatTemplate: String? { file.string("tokenizer.chat_template") }
+}
+
+/// Whether a model was instruction-tuned (it follows a chat prompt) or is a base model (it
+/// continues text).
+public enum InstructionTuning: String, Sendable {
+    case instruct, base, unknown
+}
+
+extension LanguageModel {
+    /// From the catalog when the file is a catalog model (by its SHA-256 when given, or its file
+    /// name), else from the file's `general.finetune`, `general.name` and `general.basename`
+    /// (`…-Instruct`, `…-it`, `…-chat` against `…-base`, `…-pt`).
+    public func instructionTuning(sha256: String? = nil) -> InstructionTuning {
+        let fileName = (path as NSString).lastPathComponent
+        if let entry = ModelCatalog.entries.first(where: { $0.sha256 == sha256 || $0.fileName == fileName }) {
+            return entry.isInstruct ? .instruct : .base
+        }
+        let words = ["general.finetune", "general.name", "general.basename"]
+            .compactMap { file.string($0)?.lowercased() }
+            .flatMap { $0.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init) }
+        if words.contains(where: { ["instruct", "it", "chat", "sft", "dpo", "rlhf"].contains($0) }) { return .instruct }
+        if words.contains("base") || words.contains("pt") { return .base }
+        return .unknown
+    }
 }

@@ -29,7 +29,7 @@ struct SummarizeCommand: ParsableCommand {
     @OptionGroup var options: ModelOptions
 
     func run() throws {
-        try TaskDriver.runBatch(files: task.files, kind: .summarize, storeOptions: storeOptions, options: options) { input in
+        try TaskDriver.runBatch(files: task.files, kind: .summarize, storeOptions: storeOptions, options: options, allowBase: task.allowBase) { input in
             task.configuration(kind: .summarize, precision: options.precision, outputPath: task.outputPath(for: input, kind: .summarize), length: length)
         }
     }

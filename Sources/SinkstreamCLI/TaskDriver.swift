@@ -9,11 +9,17 @@ import Tasks
 /// does not stop the others; the exit status is non-zero if any failed.
 enum TaskDriver {
     /// Starts one run per input file, all with one batch id.
-    static func runBatch(files: [String], kind: TaskKind, storeOptions: StoreOptions, options: ModelOptions,
+    static func runBatch(files: [String], kind: TaskKind, storeOptions: StoreOptions, options: ModelOptions, allowBase: Bool,
                          configuration: (String) -> TaskConfiguration) throws {
         let store = try storeOptions.open()
         let model = try options.load(logger: options.makeLogger())
         let modelSHA = try FileDigest.sha256(path: model.path)
+        if !allowBase, model.instructionTuning(sha256: modelSHA) == .base {
+            let instruct = ModelCatalog.entries.filter(\.isInstruct).map(\.name)
+            throw ModelError(
+                code: "model.base-model", file: model.path,
+                message: "this is a base model (not instruction-tuned): it continues text instead of following the \(kind.rawValue) instruction. Use an instruct model, e.g. --model \(instruct.joined(separator: " or --model ")) (see `sinkstream model list`), or pass --allow-base to run it anyway.")
+        }
         let batchID = "b" + String(UUID().uuidString.lowercased().filter { $0.isHexDigit }.prefix(6))
         if let dir = files.indices.first.flatMap({ _ in configuration(files[0]).outputPath }).map({ ($0 as NSString).deletingLastPathComponent }) {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

@@ -68,6 +68,9 @@ struct TaskOptions: ParsableArguments {
     @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
     var replaceInvalid = false
 
+    @Flag(help: "Run the task on a base (not instruction-tuned) model, which continues text rather than following the instruction; refused without this flag.")
+    var allowBase = false
+
     func validate() throws {
         if files.isEmpty { throw ValidationError("Please name at least one input file ('-' for standard input).") }
         if output != nil && outputDir != nil { throw ValidationError("Please give either --output or --output-dir, not both.") }

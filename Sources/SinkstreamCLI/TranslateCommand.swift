@@ -33,7 +33,7 @@ struct TranslateCommand: ParsableCommand {
     }
 
     func run() throws {
-        try TaskDriver.runBatch(files: task.files, kind: .translate, storeOptions: storeOptions, options: options) { input in
+        try TaskDriver.runBatch(files: task.files, kind: .translate, storeOptions: storeOptions, options: options, allowBase: task.allowBase) { input in
             task.configuration(kind: .translate, precision: options.precision, outputPath: task.outputPath(for: input, kind: .translate),
                                language: language, style: style)
         }

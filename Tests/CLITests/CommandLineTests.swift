@@ -127,3 +127,33 @@ struct CommandLineTests {
         #expect(fits.status == 0, "\(fits.stderr)")
     }
 }
+
+extension CommandLineTests {
+    @Test("Tasks refuse a base model, naming an instruct model and --allow-base; with --allow-base they run")
+    func baseModelRefused() throws {
+        let binary = try #require(binary)
+        let dir = try Fixtures.temporaryDirectory("base-model")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A tiny model under the catalog's base model's file name: the catalog says "base".
+        let base = dir.appendingPathComponent("gemma-3-270m-q4_k_m.gguf").path
+        try TinyModel.write(to: base)
+        let doc = dir.appendingPathComponent("doc.txt").path
+        try Data("A short document. It has two sentences.\n".utf8).write(to: URL(fileURLWithPath: doc))
+        let db = dir.appendingPathComponent("runs.sqlite").path
+        for command in [["summarize", doc], ["translate", doc, "--to", "Spanish"]] {
+            let r = try Fixtures.run(binary, command + ["--model", base, "--db", db, "--max-tokens", "4"])
+            #expect(r.status != 0, "\(command[0]): exit \(r.status)")
+            #expect(r.stderr.contains("base model") && r.stderr.contains("--allow-base")
+                    && r.stderr.contains("qwen2.5-coder-0.5b-instruct") && r.stderr.contains(base), "\(r.stderr)")
+        }
+        let runs = try Fixtures.run(binary, ["runs", "--db", db])
+        #expect(!runs.stdout.contains("summarize"), "a refused task leaves no run: \(runs.stdout)")
+        let allowed = try Fixtures.run(binary, ["summarize", doc, "--model", base, "--db", db, "--max-tokens", "4", "--allow-base"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        // An ordinary (unknown) model file is not refused.
+        let other = dir.appendingPathComponent("tiny.gguf").path
+        try TinyModel.write(to: other)
+        let unknown = try Fixtures.run(binary, ["summarize", doc, "--model", other, "--db", db, "--max-tokens", "4"])
+        #expect(unknown.status == 0, "\(unknown.stderr)")
+    }
+}
