@@ -110,3 +110,59 @@ struct KillResumeTests {
         #expect(again.status != 0 && again.stderr.contains("already completed"))
     }
 }
+
+extension KillResumeTests {
+    @Test("SIGKILL during a run on qwen2 and gemma3, then resume: losses bit-identical to an uninterrupted run (gemma3 past its 512-token local window and several evictions)",
+          arguments: ArchitectureModel.all)
+    func sigkillOtherArchitectures(_ model: ArchitectureModel) throws {
+        let binary = try #require(Fixtures.sinkstreamExecutable)
+        let path = try #require(model.path, "the \(model) model is missing (scripts/test.sh fetches it)")
+        let dir = try Fixtures.temporaryDirectory("kill-\(model)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let doc = dir.appendingPathComponent("doc.txt").path
+        try Data(try GoldenA.load(model.golden).text.utf8).write(to: URL(fileURLWithPath: doc))
+        func setup(_ db: String) -> Setup {
+            Setup(binary: binary, dir: dir, db: db, doc: doc, arguments: [
+                "--db", db, "--model", path, "--threads", "2", "--sinks", "4", "--window", "252", "--evict", "batch:64",
+                "--chunk", "32", "--checkpoint-every", "64", "--checkpoint-seconds", "0", "--tokens", "1400",
+            ])
+        }
+        // The uninterrupted run in a store of its own, so the killed run is the only one below.
+        let expected = try reference(setup(dir.appendingPathComponent("reference.sqlite").path))
+        #expect(expected.split(separator: "\n").count == 1400)
+        let db = dir.appendingPathComponent("runs.sqlite").path
+        let s = setup(db)
+
+        var process = try start(s, ["score", doc] + s.arguments)
+        var kills = 0
+        var id = ""
+        for _ in 0..<2 {
+            // Kill once the run has stored a checkpoint past the last kill's (or after 20 s).
+            let deadline = Date().addingTimeInterval(20)
+            let before = kills == 0 ? 0 : try checkpointPosition(db: db, id: id)
+            while process.isRunning, Date() < deadline {
+                Thread.sleep(forTimeInterval: 0.2)
+                if id.isEmpty { id = (try? lastRunID(s)) ?? "" }
+                if !id.isEmpty, let at = try? checkpointPosition(db: db, id: id), at > before + 128 { break }
+            }
+            guard process.isRunning else { break }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            kills += 1
+            id = try lastRunID(s)
+            process = try start(s, ["resume", id, "--db", db, "--threads", "2"])
+        }
+        process.waitUntilExit()
+        #expect(kills == 2, "the run ended before it could be killed twice")
+        #expect(process.terminationStatus == 0)
+        let store = try RunStore(path: db, readOnly: true)
+        #expect(try store.run(id: id)?.status == .completed)
+        #expect(try export(s, id) == expected, "\(model): resumed losses differ from the uninterrupted run")
+    }
+
+    /// Tokens covered by the run's newest checkpoint (0 without one).
+    func checkpointPosition(db: String, id: String) throws -> Int {
+        let store = try RunStore(path: db, readOnly: true)
+        return Int(try store.latestCheckpoint(runID: id)?.tokenIndex ?? 0)
+    }
+}
