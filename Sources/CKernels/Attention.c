@@ -93,25 +93,60 @@ static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int
     }
 }
 
+#if SS_X86
+/// One instruction set's vector steps of attention.
+typedef struct ss_attn_steps {
+    void (*scores)(int64_t, int64_t, const float *, const uint16_t *, int64_t, int64_t, float, float *, int64_t);
+    float (*softmax)(float *, int64_t, float *);
+    void (*values)(int64_t, int64_t, const uint16_t *, const ss_attn_segment *, int64_t, const float *, int64_t,
+                   const float *, float *);
+} ss_attn_steps;
+
+static const ss_attn_steps ss_attn_avx512 = {ss_attn_scores_avx512, ss_attn_softmax_avx512, ss_attn_values_avx512};
+static const ss_attn_steps ss_attn_avx2 = {ss_attn_scores_avx2, ss_attn_softmax_avx2, ss_attn_values_avx2};
+
+/// The definition ss_attend_f16 documents for `g` <= 4 heads, in one ISA's vector steps.
+static void ss_attend_vector(const ss_attn_steps *k, const float *q_recent, const float *q_sink, int64_t g, int64_t d,
+                             const uint16_t *keys, const uint16_t *values, int64_t stride, const ss_attn_segment *segs,
+                             int64_t nseg, int64_t n, float scale, float *scratch, float *out, float *stats) {
+    const int64_t rs = n + 16;
+    int64_t at = 0;
+    for (int64_t s = 0; s < nseg; ++s) {
+        if (segs[s].count <= 0) continue;
+        k->scores(g, d, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
+                  scratch + at, rs);
+        at += segs[s].count;
+    }
+    // A partial for ss_attn_merge keeps the unnormalised sums (inv = 1, an exact multiply).
+    float inv[4];
+    for (int64_t h = 0; h < g; ++h) {
+        float mx;
+        const float sum = k->softmax(scratch + h * rs, n, &mx);
+        if (stats) {
+            stats[2 * h] = mx;
+            stats[2 * h + 1] = sum;
+        }
+        inv[h] = stats ? 1.0f : 1.0f / sum;
+    }
+    k->values(g, d, values, segs, nseg, scratch, rs, inv, out);
+}
+#endif
+
 void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                    const uint16_t *keys, const uint16_t *values, int64_t stride,
                    const ss_attn_segment *segs, int64_t nseg, float scale,
                    float *scratch, float *out, float *stats) {
 #if SS_X86
-    // The vector kernels take up to 4 heads at a time; a head's bits do not depend on the heads
+    // The vector steps take up to 4 heads at a time; a head's bits do not depend on the heads
     // beside it, so a larger group (Qwen2's 7) runs in slices of 4.
     if (isa != SS_ISA_SCALAR && ss_isa_supported(isa) && d % 16 == 0 && d > 0) {
+        const ss_attn_steps *k = isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2;
         int64_t n = 0;
         for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
         for (int64_t h = 0; h < group; h += 4) {
             const int64_t g = group - h < 4 ? group - h : 4;
-            float *const st = stats ? stats + 2 * h : NULL;
-            if (isa == SS_ISA_AVX512VNNI)
-                ss_attend_f16_avx512(q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, scale,
-                                     scratch + h * (n + 16), out + h * d, st);
-            else
-                ss_attend_f16_avx2(q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, scale,
-                                   scratch + h * (n + 16), out + h * d, st);
+            ss_attend_vector(k, q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, n, scale,
+                             scratch + h * (n + 16), out + h * d, stats ? stats + 2 * h : NULL);
         }
         return;
     }

@@ -131,73 +131,48 @@ static SS_AI SS_TAVX2 float ss_softmax256(float *row, int64_t n, float *max_out)
     return ss_sum16_256(lo, hi);
 }
 
-static SS_AI SS_TAVX2 void ss_attend256(const int G, const int64_t D, const float *q_recent, const float *q_sink,
-                                        const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                        const ss_attn_segment *segs, int64_t nseg, float scale,
-                                        float *scratch, float *out, float *stats) {
-    int64_t n = 0;
-    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
-    const int64_t rs = n + 16;
-    int64_t at = 0;
-    for (int64_t s = 0; s < nseg; ++s) {
-        if (segs[s].count <= 0) continue;
-        ss_scores256(G, D, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
-                     scratch + at, rs);
-        at += segs[s].count;
-    }
-    float inv[4];
-    for (int h = 0; h < G; ++h) {
-        float mx;
-        const float sum = ss_softmax256(scratch + h * rs, n, &mx);
-        if (stats) {
-            stats[2 * h] = mx;
-            stats[2 * h + 1] = sum;
-            inv[h] = 1.0f;
-        } else {
-            inv[h] = 1.0f / sum;
-        }
-    }
-    // 16 output elements of every head at a time (2 registers per head): each element is one FMA
-    // chain over the keys in visit order, whatever the chunking.
+/// out[h*D + i] = inv[h] * sum_k p_hk * value_k[i] over the segments' slots in visit order, 16
+/// output elements of every head at a time (2 registers per head): each element is one FMA chain
+/// over the keys, whatever the chunking.
+static SS_AI SS_TAVX2 void ss_values256(const int G, const int64_t D, const uint16_t *values, const ss_attn_segment *segs,
+                                        int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
     for (int64_t c = 0; c < D; c += 16) {
         __m256 o[4][2];
         for (int h = 0; h < G; ++h) o[h][0] = o[h][1] = _mm256_setzero_ps();
-        at = 0;
+        int64_t at = 0;
         for (int64_t s = 0; s < nseg; ++s) {
             const uint16_t *v = values + segs[s].slot * D + c;
             for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
                 const __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
                 const __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8)));
                 for (int h = 0; h < G; ++h) {
-                    const __m256 p = _mm256_broadcast_ss(scratch + h * rs + at);
-                    o[h][0] = _mm256_fmadd_ps(p, v0, o[h][0]);
-                    o[h][1] = _mm256_fmadd_ps(p, v1, o[h][1]);
+                    const __m256 w = _mm256_broadcast_ss(p + h * rs + at);
+                    o[h][0] = _mm256_fmadd_ps(w, v0, o[h][0]);
+                    o[h][1] = _mm256_fmadd_ps(w, v1, o[h][1]);
                 }
             }
         }
         for (int h = 0; h < G; ++h) {
             const __m256 vi = _mm256_set1_ps(inv[h]);
-            for (int j = 0; j < 2; ++j)
-                _mm256_storeu_ps(out + h * D + c + 8 * j, stats ? o[h][j] : _mm256_mul_ps(o[h][j], vi));
+            for (int j = 0; j < 2; ++j) _mm256_storeu_ps(out + h * D + c + 8 * j, _mm256_mul_ps(o[h][j], vi));
         }
     }
 }
 
-SS_TAVX2 void ss_attend_f16_avx2(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                                 const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                 const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
-                                 float *out, float *stats) {
-#define SS_ATTEND256(G, D) ss_attend256(G, D, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats)
-#define SS_ATTEND256_D(G) \
-    switch (d) { case 64: SS_ATTEND256(G, 64); return; case 128: SS_ATTEND256(G, 128); return; \
-                 case 256: SS_ATTEND256(G, 256); return; default: SS_ATTEND256(G, d); return; }
-    switch (group) {
-    case 1: SS_ATTEND256_D(1)
-    case 2: SS_ATTEND256_D(2)
-    case 3: SS_ATTEND256_D(3)
-    default: SS_ATTEND256_D(4)
-    }
-#undef SS_ATTEND256_D
-#undef SS_ATTEND256
+
+SS_TAVX2 void ss_attn_scores_avx2(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
+                                  int64_t count, float scale, float *row, int64_t rs) {
+#define SS_CALL(G, D) ss_scores256(G, D, q, keys, stride, count, scale, row, rs)
+    SS_SPECIALISE(SS_CALL)
+#undef SS_CALL
+}
+
+SS_TAVX2 float ss_attn_softmax_avx2(float *row, int64_t n, float *max_out) { return ss_softmax256(row, n, max_out); }
+
+SS_TAVX2 void ss_attn_values_avx2(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
+                                  int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
+#define SS_CALL(G, D) ss_values256(G, D, values, segs, nseg, p, rs, inv, out)
+    SS_SPECIALISE(SS_CALL)
+#undef SS_CALL
 }
 #endif

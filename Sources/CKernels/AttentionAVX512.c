@@ -101,74 +101,48 @@ static SS_AI SS_T512 float ss_softmax512(float *row, int64_t n, float *max_out) 
     return ss_sum16_512(acc);
 }
 
-static SS_AI SS_T512 void ss_attend512(const int G, const int64_t D, const float *q_recent, const float *q_sink,
-                                       const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                       const ss_attn_segment *segs, int64_t nseg, float scale,
-                                       float *scratch, float *out, float *stats) {
-    int64_t n = 0;
-    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
-    const int64_t rs = n + 16;
-    int64_t at = 0;
-    for (int64_t s = 0; s < nseg; ++s) {
-        if (segs[s].count <= 0) continue;
-        ss_scores512(G, D, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
-                     scratch + at, rs);
-        at += segs[s].count;
-    }
-    float inv[4];
-    for (int h = 0; h < G; ++h) {
-        float mx;
-        const float sum = ss_softmax512(scratch + h * rs, n, &mx);
-        if (stats) {
-            stats[2 * h] = mx;
-            stats[2 * h + 1] = sum;
-            inv[h] = 1.0f;
-        } else {
-            inv[h] = 1.0f / sum;
-        }
-    }
-    // 64 output elements of every head at a time (4 registers per head): each element is one FMA
-    // chain over the keys in visit order, whatever the chunking.
+/// out[h*D + i] = inv[h] * sum_k p_hk * value_k[i] (as ss_values256), 64 output elements of every
+/// head at a time (4 registers per head).
+static SS_AI SS_T512 void ss_values512(const int G, const int64_t D, const uint16_t *values, const ss_attn_segment *segs,
+                                       int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
     for (int64_t c = 0; c < D; c += 64) {
         const int parts = D - c >= 64 ? 4 : (int)((D - c) / 16);
         __m512 o[4][4];
         for (int h = 0; h < G; ++h)
             for (int j = 0; j < 4; ++j) o[h][j] = _mm512_setzero_ps();
-        at = 0;
+        int64_t at = 0;
         for (int64_t s = 0; s < nseg; ++s) {
             const uint16_t *v = values + segs[s].slot * D + c;
             for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
                 __m512 vv[4];
                 for (int j = 0; j < parts; ++j) vv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
                 for (int h = 0; h < G; ++h) {
-                    const __m512 p = _mm512_set1_ps(scratch[h * rs + at]);
-                    for (int j = 0; j < parts; ++j) o[h][j] = _mm512_fmadd_ps(p, vv[j], o[h][j]);
+                    const __m512 w = _mm512_set1_ps(p[h * rs + at]);
+                    for (int j = 0; j < parts; ++j) o[h][j] = _mm512_fmadd_ps(w, vv[j], o[h][j]);
                 }
             }
         }
         for (int h = 0; h < G; ++h) {
             const __m512 vi = _mm512_set1_ps(inv[h]);
-            for (int j = 0; j < parts; ++j)
-                _mm512_storeu_ps(out + h * D + c + 16 * j, stats ? o[h][j] : _mm512_mul_ps(o[h][j], vi));
+            for (int j = 0; j < parts; ++j) _mm512_storeu_ps(out + h * D + c + 16 * j, _mm512_mul_ps(o[h][j], vi));
         }
     }
 }
 
-SS_T512 void ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                                  const uint16_t *keys, const uint16_t *values, int64_t stride,
-                                  const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch,
-                                  float *out, float *stats) {
-#define SS_ATTEND512(G, D) ss_attend512(G, D, q_recent, q_sink, keys, values, stride, segs, nseg, scale, scratch, out, stats)
-#define SS_ATTEND512_D(G) \
-    switch (d) { case 64: SS_ATTEND512(G, 64); return; case 128: SS_ATTEND512(G, 128); return; \
-                 case 256: SS_ATTEND512(G, 256); return; default: SS_ATTEND512(G, d); return; }
-    switch (group) {
-    case 1: SS_ATTEND512_D(1)
-    case 2: SS_ATTEND512_D(2)
-    case 3: SS_ATTEND512_D(3)
-    default: SS_ATTEND512_D(4)
-    }
-#undef SS_ATTEND512_D
-#undef SS_ATTEND512
+
+SS_T512 void ss_attn_scores_avx512(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
+                                   int64_t count, float scale, float *row, int64_t rs) {
+#define SS_CALL(G, D) ss_scores512(G, D, q, keys, stride, count, scale, row, rs)
+    SS_SPECIALISE(SS_CALL)
+#undef SS_CALL
+}
+
+SS_T512 float ss_attn_softmax_avx512(float *row, int64_t n, float *max_out) { return ss_softmax512(row, n, max_out); }
+
+SS_T512 void ss_attn_values_avx512(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
+                                   int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
+#define SS_CALL(G, D) ss_values512(G, D, values, segs, nseg, p, rs, inv, out)
+    SS_SPECIALISE(SS_CALL)
+#undef SS_CALL
 }
 #endif

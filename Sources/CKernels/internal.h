@@ -187,15 +187,30 @@ void ss_gemm_f32_avx2(int type, const void *w, int64_t rows, int64_t cols, const
 void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                         int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
 
-/// Attention over a half cache for at most 4 heads of a group and a head size that is a multiple
-/// of 16: AVX-512 and AVX2 kernels with the same arithmetic (the same bits).
-void ss_attend_f16_avx512(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                          const uint16_t *keys, const uint16_t *values, int64_t stride,
-                          const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
-                          float *stats);
-void ss_attend_f16_avx2(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
-                        const uint16_t *keys, const uint16_t *values, int64_t stride,
-                        const ss_attn_segment *segs, int64_t nseg, float scale, float *scratch, float *out,
-                        float *stats);
+/// The three vector steps of attention over a half cache (ss_attend_f16 drives them), for at most
+/// 4 heads and a head size that is a multiple of 16: scores of `group` heads for `count` slots
+/// into rows `rs` apart; softmax numerators of one row in place (sum of exp in 16 lane
+/// accumulators reduced in one tree order; returns the sum, writes the maximum); and
+/// out[h*d + i] = inv[h] * sum_k p[h*rs + k] * value_k[i]. The AVX-512 and AVX2 versions share
+/// one arithmetic, so they give the same bits.
+/// Calls CALL(G, D) with compile-time G and D for 1-4 heads and head sizes 64, 128, 256 (else
+/// the run-time values), then returns: the attention steps' specialisation.
+#define SS_SPECIALISE(CALL) \
+    switch (group * 1000 + d) { \
+    case 1064: CALL(1, 64); return; case 1128: CALL(1, 128); return; case 1256: CALL(1, 256); return; \
+    case 2064: CALL(2, 64); return; case 2128: CALL(2, 128); return; case 2256: CALL(2, 256); return; \
+    case 3064: CALL(3, 64); return; case 3128: CALL(3, 128); return; case 3256: CALL(3, 256); return; \
+    case 4064: CALL(4, 64); return; case 4128: CALL(4, 128); return; case 4256: CALL(4, 256); return; \
+    default: CALL((int)group, d); return; }
+void ss_attn_scores_avx512(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
+                           int64_t count, float scale, float *row, int64_t rs);
+float ss_attn_softmax_avx512(float *row, int64_t n, float *max_out);
+void ss_attn_values_avx512(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
+                           int64_t nseg, const float *p, int64_t rs, const float *inv, float *out);
+void ss_attn_scores_avx2(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
+                         int64_t count, float scale, float *row, int64_t rs);
+float ss_attn_softmax_avx2(float *row, int64_t n, float *max_out);
+void ss_attn_values_avx2(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
+                         int64_t nseg, const float *p, int64_t rs, const float *inv, float *out);
 
 #endif
