@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Streaming", "Tokenization", "Store", "Pipeline", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["GGUF", "Store", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["GGUF", "Store", "TestSupport"], exclude: ["HelpSnapshots"]),
         .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Store", "Streaming", "Model", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

@@ -23,6 +23,7 @@ case "$kind" in
   address)
     scratch=.build-asan
     skip=()
+    extra=()
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=0:abort_on_error=1}"
     ;;
   thread)
@@ -34,7 +35,7 @@ case "$kind" in
     # buffers that later jobs already reuse and is discarded. ThreadSanitizer would report those
     # reads, so the engine's pools do not re-run items here; ThreadPoolTests still checks the
     # re-run protocol itself (its pools turn it on explicitly).
-    export SINKSTREAM_RECLAIM=0
+    extra=(-Xswiftc -DSINKSTREAM_NO_RECLAIM)
     ;;
   *)
     echo "usage: scripts/sanitize.sh address|thread [swift test arguments…]" >&2
@@ -43,4 +44,4 @@ case "$kind" in
 esac
 # The Swift runtime's own backtracer would start while the sanitizer reports; leave it to them.
 export SWIFT_BACKTRACE=enable=no
-swift test -c release -Xswiftc -enable-testing --sanitize="$kind" --scratch-path "$scratch" "${skip[@]}" "$@"
+swift test -c release -Xswiftc -enable-testing "${extra[@]}" --sanitize="$kind" --scratch-path "$scratch" "${skip[@]}" "$@"

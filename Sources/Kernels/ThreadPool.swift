@@ -49,13 +49,17 @@ public final class ThreadPool: Sendable {
         case eager
     }
 
-    /// `.late`, unless the environment sets `SINKSTREAM_RECLAIM=0` (`.never`: for a
-    /// ThreadSanitizer run of the engine, which would report a late owner's reads of buffers
-    /// that later jobs reuse; the late result is discarded unread).
-    public static let defaultReclaim: Reclaim = {
-        guard let value = getenv("SINKSTREAM_RECLAIM"), String(cString: value) == "0" else { return .late }
-        return .never
-    }()
+    /// `.late`, unless the build defines `SINKSTREAM_NO_RECLAIM` (`.never`: for a
+    /// ThreadSanitizer build of the engine, which would report a late owner's reads of buffers
+    /// that later jobs reuse; the late result is discarded unread; `scripts/sanitize.sh thread`
+    /// passes `-Xswiftc -DSINKSTREAM_NO_RECLAIM`).
+    public static var defaultReclaim: Reclaim {
+        #if SINKSTREAM_NO_RECLAIM
+        .never
+        #else
+        .late
+        #endif
+    }
 
     /// Whether pools pin their threads unless told otherwise (see
     /// ``init(threadCount:reclaim:pinning:)``). Off unless the process turns it on; the

@@ -50,7 +50,7 @@ public final class InferenceEngine {
 
     /// The KV element type this engine's caches should use: halves on the fast path (half the
     /// bandwidth at long context), floats on the f32 verification path.
-    public var kvElement: KVElement { precision == .fast ? .float16 : .float32 }
+    public var kvElement: KVElement { KVElement(for: precision) }
 
     /// - Parameters:
     ///   - threads: threads for every parallel step (the caller's included).

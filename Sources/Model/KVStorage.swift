@@ -34,6 +34,11 @@ public enum KVElement: String, Sendable, Codable {
 
     /// Bytes of one element.
     public var byteCount: Int { self == .float32 ? 4 : 2 }
+
+    /// The element each precision caches: half precision on the fast path, floats on the f32 path.
+    public init(for precision: Precision) {
+        self = precision == .fast ? .float16 : .float32
+    }
 }
 
 /// The key and value rows of cached tokens, for every layer: a sink area plus a ring.

@@ -9,6 +9,13 @@ public struct DocumentError: Error, CustomStringConvertible, Sendable, Equatable
     /// What is wrong, as a sentence.
     public let message: String
 
+    public init(code: String, path: String, byteOffset: Int64?, message: String) {
+        self.code = code
+        self.path = path
+        self.byteOffset = byteOffset
+        self.message = message
+    }
+
     public var description: String {
         if let byteOffset { return "\(path): \(message) (at byte offset \(byteOffset))" }
         return "\(path): \(message)"

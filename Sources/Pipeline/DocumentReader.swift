@@ -25,6 +25,8 @@ public final class DocumentReader {
     private var pendingBOS: Int32?
     /// Whether any byte other than ASCII white space has been read.
     public private(set) var sawText = false
+    /// Whether a document of white space only (or nothing) is read rather than refused.
+    private let acceptsBlank: Bool
 
     /// Bytes read from the file so far (the offset of the next byte to read).
     public var bytesRead: Int64 { encoder.bytesConsumed }
@@ -37,11 +39,14 @@ public final class DocumentReader {
     ///   - replaceInvalid: substitute U+FFFD for ill-formed UTF-8 instead of failing.
     ///   - restoring: an encoder state saved from ``encoderState``; reading continues at the
     ///     offset it records.
+    ///   - acceptsBlank: read an empty or white-space-only document (`tokenize`) instead of
+    ///     refusing it as nothing to score.
     /// - Throws: ``DocumentError`` when the path is missing, a directory, unreadable, or the
     ///   state does not fit.
     public init(path: String, tokenizer: BPETokenizer, replaceInvalid: Bool = false,
-                restoring state: Data? = nil, blockSize: Int = 1 << 20) throws {
+                restoring state: Data? = nil, blockSize: Int = 1 << 20, acceptsBlank: Bool = false) throws {
         self.path = path
+        self.acceptsBlank = acceptsBlank
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw DocumentError(code: "document.missing", path: path, byteOffset: nil,
@@ -117,7 +122,7 @@ public final class DocumentReader {
                 sawText = block.contains { !($0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 || $0 == 0x0B || $0 == 0x0C) }
             }
         }
-        if final && !sawText {
+        if final && !sawText && !acceptsBlank {
             throw DocumentError(code: "document.empty", path: path, byteOffset: nil,
                                 message: bytesRead == 0 ? "the document is empty; there is nothing to score."
                                     : "the document holds only white space; there is nothing to score.")

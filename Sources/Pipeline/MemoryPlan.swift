@@ -23,14 +23,10 @@ public struct MemoryPlan: Sendable, CustomStringConvertible {
         modelMapping = model.file.fileSize
         packedWeights = model.weights.allMatrices.reduce(0) { $0 + $1.packedBytes }
         let visible = mode.maxVisible(contextLength: c.contextLength)
-        let slots: Int
-        switch mode {
-        case .dense: slots = c.contextLength
-        case .recompute(let w): slots = w + chunk
-        case .sink(let s, let w), .sinkBatch(let s, let w, _): slots = s + w + chunk
-        case .window(let w): slots = w + chunk
-        }
-        cache = LayeredKVStorage.byteCount(config: c, slots: slots, maxChunk: chunk)
+        let slots = mode.storageSlots(contextLength: c.contextLength, maxChunk: chunk)
+        // The fast path keeps keys and values in half precision, the f32 path in floats.
+        cache = LayeredKVStorage.byteCount(config: c, slots: slots, maxChunk: chunk,
+                                           element: KVElement(for: model.precision))
         workspace = InferenceEngine.workspaceBytes(config: c, threads: threads, maxChunk: chunk, maxContext: visible)
     }
 

@@ -17,8 +17,8 @@ public struct RunError: Error, CustomStringConvertible, Sendable, Equatable {
     public static func completed(_ id: String) -> RunError {
         RunError(code: "run.completed", runID: id, message: "run \(id) is already completed; nothing to resume.")
     }
-    public static func wrongTask(_ id: String, _ task: String) -> RunError {
-        RunError(code: "run.task", runID: id, message: "run \(id) is a \(task) run and cannot be resumed as a score run.")
+    public static func wrongTask(_ id: String, _ task: String, expected: [String] = ["score"]) -> RunError {
+        RunError(code: "run.task", runID: id, message: "run \(id) is a \(task) run and cannot be resumed as a \(expected.joined(separator: " or ")) run.")
     }
     public static func changed(_ id: String, what: String, path: String) -> RunError {
         RunError(code: "run.\(what)-changed", runID: id,

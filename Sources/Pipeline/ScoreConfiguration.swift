@@ -2,7 +2,7 @@ import Kernels
 import Streaming
 
 /// Everything that determines a scoring run's results, stored with the run as JSON.
-public struct ScoreConfiguration: Codable, Sendable, Equatable {
+public struct ScoreConfiguration: RunConfiguration, Equatable {
     public var mode: AttentionMode
     public var precision: Precision
     /// Tokens per forward pass.
@@ -20,11 +20,16 @@ public struct ScoreConfiguration: Codable, Sendable, Equatable {
     /// Recompute mode only: score every K-th token position (`t % K == 0`) and store NaN for the
     /// others, since each scored position costs a forward over the whole window (nil or 1: all).
     public var recomputeStride: Int?
+    /// Keep the final checkpoint's K/V blocks when the run completes (nil: no; optional so
+    /// that runs stored before it existed decode).
+    public var keepCache: Bool?
+
+    public var keepsCache: Bool { keepCache ?? false }
 
     public init(mode: AttentionMode, precision: Precision = .fast, chunk: Int = 256,
                 checkpointEveryTokens: Int = 16_384, checkpointEverySeconds: Double = 30,
                 bucket: Int = 1_024, replaceInvalid: Bool = false, tokenLimit: Int? = nil,
-                recomputeStride: Int? = nil) {
+                recomputeStride: Int? = nil, keepCache: Bool = false) {
         self.mode = mode
         self.precision = precision
         self.chunk = chunk
@@ -34,6 +39,7 @@ public struct ScoreConfiguration: Codable, Sendable, Equatable {
         self.replaceInvalid = replaceInvalid
         self.tokenLimit = tokenLimit
         self.recomputeStride = recomputeStride
+        self.keepCache = keepCache ? true : nil
     }
 
     /// The positions scored: every `sampleStride`-th (1 unless a recompute run is sampled).

@@ -8,20 +8,23 @@ import Store
 import Streaming
 import Tokenization
 
-/// How a run ended this time.
-public enum RunOutcome: Sendable, Equatable {
-    case completed
-    /// Stopped on request (a signal) after a final checkpoint; `sinkstream resume` continues it.
-    case paused
-}
-
 /// Live figures of a running score, for progress displays.
 public struct RunProgressReport: Sendable {
     public var scored: Int
     public var nllSum: Double
-    public var bytesRead: Int64
+    /// Document bytes before the first token not scored yet (not the reader's read-ahead).
+    public var bytesScored: Int64
     public var documentSize: Int64
+    /// `--tokens`, when the run stops after that many.
+    public var tokenLimit: Int?
     public var perplexity: Double { scored == 0 ? .nan : exp(nllSum / Double(scored)) }
+    /// How far through its work the run is (0…1): the bytes scored of the document, or the
+    /// tokens scored of `tokenLimit` when that is further.
+    public var fraction: Double {
+        let bytes = documentSize > 0 ? Double(bytesScored) / Double(documentSize) : 1
+        let tokens = tokenLimit.map { Double(scored) / Double(max($0, 1)) } ?? 0
+        return min(1, max(bytes, tokens))
+    }
 }
 
 /// Scores a document from disk under one attention mode, persisting progress in a ``RunStore``.
@@ -42,10 +45,9 @@ public final class ScoreRun {
     private let engine: InferenceEngine
     private let session: StreamSession?
     private let recompute: RecomputeScorer?
-    private let lock: RunLock
+    private let lifecycle: RunLifecycle
     private var state: ScoreState
     private var unsaved = UnsavedWork()
-    private var lastCheckpointTime = Date()
     private var bucketStart = Date()
 
     /// Bytes read from the document at a time. Tokens read but not yet scored are part of every
@@ -60,80 +62,45 @@ public final class ScoreRun {
         documentPath: String, model: LanguageModel, modelSHA256: String, config: ScoreConfiguration,
         store: RunStore, threads: Int, batchID: String? = nil
     ) throws -> ScoreRun {
-        let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
-        let reader = try DocumentReader(path: path, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
-                                        blockSize: readBlock)
-        let size = try Self.fileSize(path)
-        let digest = try FileDigest.sha256(path: path)
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        let record = try store.createRun(NewRun(
-            batchID: batchID, task: .score, documentPath: path, documentSHA256: digest, documentSize: size,
-            modelPath: model.path, modelSHA256: modelSHA256, config: configJSON, mode: config.mode.description))
-        let lock = try store.lock(runID: record.id)
-        return try ScoreRun(runID: record.id, store: store, model: model, config: config, documentPath: path,
-                            documentSize: size, reader: reader, lock: lock, threads: threads, state: ScoreState())
+        let record = try RunLifecycle.register(
+            task: .score, documentPath: documentPath, tokenizer: model.tokenizer, model: model, modelSHA256: modelSHA256,
+            config: config, replaceInvalid: config.replaceInvalid, mode: config.mode.description, store: store, batchID: batchID)
+        return try open(runID: record.id, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: true)
     }
 
     /// Continues a paused, interrupted or failed run from its latest checkpoint.
     /// - Throws: ``RunError`` if the run is completed, its document or model changed, or its
     ///   checkpoint is damaged; `StoreError.runLocked` if another process holds it.
     public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> ScoreRun {
-        guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
-        guard record.status != .completed else { throw RunError.completed(runID) }
-        guard record.task == .score else { throw RunError.wrongTask(runID, record.task.rawValue) }
-        let lock = try store.lock(runID: runID)
-        let config: ScoreConfiguration
-        do {
-            config = try JSONDecoder().decode(ScoreConfiguration.self, from: Data(record.config.utf8))
-        } catch {
-            throw RunError.damaged(runID, "its configuration cannot be read (\(error))")
+        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false)
+    }
+
+    private static func open(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int,
+                             justRegistered: Bool) throws -> ScoreRun {
+        let (lifecycle, config, checkpoint) = try RunLifecycle.open(
+            runID: runID, tasks: [.score], as: ScoreConfiguration.self, store: store, model: model,
+            modelSHA256: modelSHA256, justRegistered: justRegistered)
+        let path = lifecycle.record.documentPath
+        let state = try checkpoint.map { try lifecycle.decode(ScoreState.self, from: $0.taskState, what: "task state") } ?? ScoreState()
+        let reader = try DocumentReader(path: path, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
+                                        restoring: checkpoint?.tokenizerState, blockSize: readBlock)
+        let run = try ScoreRun(lifecycle: lifecycle, model: model, config: config, reader: reader, threads: threads, state: state)
+        if let checkpoint, let session = run.session {
+            try lifecycle.restore(session, from: checkpoint, position: state.scored)
         }
-        guard config.precision == model.precision else {
-            throw RunError.damaged(runID, "it was run with --precision \(config.precision.rawValue)")
-        }
-        guard modelSHA256 == record.modelSHA256 else {
-            throw RunError.changed(runID, what: "model", path: model.path)
-        }
-        guard FileManager.default.fileExists(atPath: record.documentPath) else {
-            throw RunError.changed(runID, what: "document", path: record.documentPath)
-        }
-        guard try FileDigest.sha256(path: record.documentPath) == record.documentSHA256 else {
-            throw RunError.changed(runID, what: "document", path: record.documentPath)
-        }
-        let checkpoint = try store.latestCheckpoint(runID: runID)
-        let state: ScoreState
-        let reader: DocumentReader
-        if let checkpoint {
-            do {
-                state = try JSONDecoder().decode(ScoreState.self, from: checkpoint.taskState)
-            } catch {
-                throw RunError.damaged(runID, "its checkpoint's task state cannot be read (\(error))")
-            }
-            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer,
-                                        replaceInvalid: config.replaceInvalid, restoring: checkpoint.tokenizerState,
-                                        blockSize: readBlock)
-        } else {
-            state = ScoreState()
-            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
-                                        blockSize: readBlock)
-        }
-        let run = try ScoreRun(runID: runID, store: store, model: model, config: config, documentPath: record.documentPath,
-                               documentSize: record.documentSize, reader: reader, lock: lock, threads: threads, state: state)
-        if let checkpoint { try run.restoreCache(checkpoint) }
-        try store.setStatus(runID: runID, .running)
         return run
     }
 
-    private init(runID: String, store: RunStore, model: LanguageModel, config: ScoreConfiguration, documentPath: String,
-                 documentSize: Int64, reader: DocumentReader, lock: RunLock, threads: Int, state: ScoreState) throws {
-        self.runID = runID
-        self.store = store
+    private init(lifecycle: RunLifecycle, model: LanguageModel, config: ScoreConfiguration, reader: DocumentReader,
+                 threads: Int, state: ScoreState) throws {
+        self.lifecycle = lifecycle
+        runID = lifecycle.runID
+        store = lifecycle.store
         self.model = model
         self.config = config
-        self.documentPath = documentPath
-        self.documentSize = documentSize
+        documentPath = lifecycle.record.documentPath
+        documentSize = lifecycle.record.documentSize
         self.reader = reader
-        self.lock = lock
         self.state = state
         let maxVisible = config.mode.maxVisible(contextLength: model.config.contextLength)
         engine = InferenceEngine(model: model, threads: threads, maxChunk: config.chunk, maxContext: maxVisible)
@@ -165,23 +132,12 @@ public final class ScoreRun {
     /// (then a final checkpoint is written and the run is marked paused).
     /// The run's lock is released when this returns: the object has done its work.
     public func run(shouldStop: () -> Bool = { false }, progress: (RunProgressReport) -> Void = { _ in }) throws -> RunOutcome {
-        defer { lock.release() }
-        do {
-            let outcome = try loop(shouldStop: shouldStop, progress: progress)
-            return outcome
-        } catch let error as StoreError where error.code == .diskFull || (error.sqliteCode ?? 0) & 0xFF == 10 {
-            // The store could not take the checkpoint (disk full, write error): the previous one
-            // is intact, so the run is paused there rather than failed.
-            try? store.setStatus(runID: runID, .paused, error: error.message)
-            throw RunError.storage(runID, error.message)
-        } catch {
-            try? store.setStatus(runID: runID, .failed, error: "\(error)")
-            throw error
-        }
+        try lifecycle.perform { try loop(shouldStop: shouldStop, progress: progress) }
     }
 
     private func loop(shouldStop: () -> Bool, progress: (RunProgressReport) -> Void) throws -> RunOutcome {
         let chunk = config.chunk
+        lifecycle.startInterval(at: state.scored)
         while true {
             if shouldStop() {
                 try checkpoint(status: .paused)
@@ -203,13 +159,11 @@ public final class ScoreRun {
             record(losses: losses, offsets: Array(state.pendingOffsets[0..<n]))
             state.pendingIDs.removeFirst(n)
             state.pendingOffsets.removeFirst(n)
-            progress(RunProgressReport(scored: state.scored, nllSum: nllSum, bytesRead: reader.bytesRead, documentSize: documentSize))
-            let sinceTokens = state.scored - unsaved.firstToken
-            let sinceSeconds = Date().timeIntervalSince(lastCheckpointTime)
-            if (config.checkpointEveryTokens > 0 && sinceTokens >= config.checkpointEveryTokens)
-                || (config.checkpointEverySeconds > 0 && sinceSeconds >= config.checkpointEverySeconds) {
-                try checkpoint(status: .running)
-            }
+            // At the end only the last token is left, as the last target: the document is done.
+            let bytesScored = reader.reachedEnd && state.pendingIDs.count <= 1 ? documentSize : state.pendingOffsets.first ?? reader.bytesRead
+            progress(RunProgressReport(scored: state.scored, nllSum: nllSum, bytesScored: bytesScored,
+                                       documentSize: documentSize, tokenLimit: config.tokenLimit))
+            if lifecycle.checkpointDue(at: state.scored) { try checkpoint(status: .running) }
         }
         if state.scored == 0 {
             throw DocumentError(code: "document.too-short", path: documentPath, byteOffset: nil,
@@ -220,7 +174,8 @@ public final class ScoreRun {
                                 message: "the document changed while it was being read (it had \(documentSize) bytes when the run started); its scores would not describe one text")
         }
         flushBucket(final: true)
-        try checkpoint(status: .completed)
+        try checkpoint(status: .running)
+        try lifecycle.complete()
         return .completed
     }
 
@@ -290,53 +245,18 @@ public final class ScoreRun {
 
     /// Writes a checkpoint (one transaction) and sets the run's status.
     public func checkpoint(status: RunStatus) throws {
-        var blocks: [KVBlock] = []
-        var liveRanges: [Range<Int64>] = []
-        var cacheState = Data()
-        if let session {
-            let live = session.liveRanges
-            liveRanges = live.map { Int64($0.lowerBound)..<Int64($0.upperBound) }
-            blocks = CacheRows.export(session, live: live, from: state.kvWrittenUpTo, runID: runID)
-            cacheState = try JSONEncoder().encode(CacheSnapshot(position: session.position, policy: session.cache.state))
-            state.kvWrittenUpTo = session.position
-        }
+        let cache = try lifecycle.cacheRows(session, from: state.kvWrittenUpTo)
+        if let position = cache.position { state.kvWrittenUpTo = position }
         let nllBlocks = unsaved.nll.isEmpty ? [] : [NLLBlock(firstToken: Int64(unsaved.firstToken), nll: unsaved.nll, byteOffsets: unsaved.offsets)]
         let write = CheckpointWrite(
             runID: runID, tokenIndex: Int64(state.scored), byteOffset: reader.bytesRead,
-            tokenizerState: reader.encoderState, cacheState: cacheState, taskState: try JSONEncoder().encode(state),
-            rngState: nil, newKVBlocks: blocks, newNLLBlocks: nllBlocks, newMetrics: unsaved.metrics, newOutputs: [],
-            liveRanges: liveRanges,
+            tokenizerState: reader.encoderState, cacheState: cache.state, taskState: try JSONEncoder().encode(state),
+            rngState: nil, newKVBlocks: cache.blocks, newNLLBlocks: nllBlocks, newMetrics: unsaved.metrics, newOutputs: [],
+            liveRanges: cache.liveRanges,
             progress: RunProgress(tokens: Int64(state.scored), bytes: state.pendingOffsets.first ?? reader.bytesRead, nllSum: nllSum))
-        try store.writeCheckpoint(write)
-        checkpointSizes.append(blocks.reduce(0) { $0 + $1.data.count } + unsaved.nll.count * 12
-            + write.tokenizerState.count + write.cacheState.count + write.taskState.count)
-        if status != .running { try store.setStatus(runID: runID, status) }
+        checkpointSizes.append(try lifecycle.commit(write, status: status, position: state.scored))
         unsaved = UnsavedWork()
         unsaved.firstToken = state.scored
-        lastCheckpointTime = Date()
-    }
-
-    private func restoreCache(_ checkpoint: CheckpointRecord) throws {
-        guard let session else { return }
-        let snapshot: CacheSnapshot
-        do {
-            snapshot = try JSONDecoder().decode(CacheSnapshot.self, from: checkpoint.cacheState)
-        } catch {
-            throw RunError.damaged(runID, "its checkpoint's cache state cannot be read (\(error))")
-        }
-        guard snapshot.position == state.scored else {
-            throw RunError.damaged(runID, "its checkpoint is inconsistent (cache at token \(snapshot.position), losses at \(state.scored))")
-        }
-        try session.restore(position: snapshot.position, cacheState: snapshot.policy)
-        try CacheRows.restore(session, runID: runID, store: store)
-    }
-
-    static func fileSize(_ path: String) throws -> Int64 {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw DocumentError(code: "document.missing", path: path, byteOffset: nil, message: "cannot open the document: \(String(cString: strerror(errno))).")
-        }
-        return Int64(info.st_size)
     }
 
     /// Peak resident memory of this process so far.
@@ -366,12 +286,6 @@ struct ScoreState: Codable {
     /// (nil: equal to `scored` / `bucketCount`; optional so older checkpoints still decode).
     var sampled: Int?
     var bucketSampled: Int?
-}
-
-/// The cache's part of a checkpoint.
-struct CacheSnapshot: Codable {
-    var position: Int
-    var policy: [Int]
 }
 
 /// Results computed since the last checkpoint.

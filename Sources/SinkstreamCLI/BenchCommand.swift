@@ -89,7 +89,7 @@ struct BenchCommand: ParsableCommand {
         let threads = options.threadCount
         let contextLimit = model.config.contextLength
         guard (depth.max() ?? 0) + decode + 1 <= contextLimit, (prefill.max() ?? 0) <= contextLimit else {
-            throw ValidationError("Please keep the prefill sizes and depth + decode within the model's context of \(contextLimit) tokens.")
+            throw InputError("Please keep the prefill sizes and depth + decode within the model's context of \(contextLimit) tokens.", status: .usage)
         }
         let vocab = Int32(model.config.vocabularySize)
         var rng = SystemRandomNumberGenerator()

@@ -12,8 +12,8 @@ struct BenchRunsCommand: ParsableCommand {
         commandName: "bench-runs",
         abstract: "Benchmark attention modes, streaming memory and checkpoint cost on a real document.",
         discussion: """
-        Uses a document (default: the one scripts/fetch-document.sh --all prints) and the default \\
-        model. Lines end with the figure and its unit; --json prints one JSON object instead.
+        Needs a long document (scripts/fetch-document.sh --all downloads the public-domain plays \
+        and prints the file's path) and uses the default model unless --model names another. Lines end with the figure and its unit; --json prints one JSON object instead.
 
         Example:
           sinkstream bench-runs "$(scripts/fetch-document.sh --all)"
@@ -41,13 +41,19 @@ struct BenchRunsCommand: ParsableCommand {
 
     func run() throws {
         let model = try options.load(logger: options.makeLogger())
-        let text = try String(contentsOfFile: document, encoding: .utf8)
+        let text: String
+        do {
+            text = try String(contentsOfFile: document, encoding: .utf8)
+        } catch {
+            throw InputError("\(document): cannot read the document as UTF-8 text: \(error.localizedDescription)",
+                             status: FileManager.default.fileExists(atPath: document) ? .dataError : .noInput)
+        }
         let needed = max(tokens, lengths.max() ?? 0, cache * 2) + 64
         // Tokenize only as much of the document as the benchmark needs.
         let prefix = String(text.prefix(needed * 8))
         let ids = model.tokenizer.encode(prefix, parseSpecial: false)
         guard ids.count > needed else {
-            throw ValidationError("\(document) has only \(ids.count) tokens in its first \(prefix.count) characters; \(needed) are needed.")
+            throw InputError("\(document) has only \(ids.count) tokens in its first \(prefix.count) characters; \(needed) are needed.")
         }
         let streaming = try StreamingBenchmark.run(model: model, tokens: ids, cacheSize: cache, scoreTokens: tokens,
                                                    lengths: lengths, threads: options.threadCount)

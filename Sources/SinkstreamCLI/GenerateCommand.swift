@@ -42,16 +42,16 @@ struct GenerateCommand: ParsableCommand {
         var promptIDs: [Int32]
         if chat {
             guard let template = ChatTemplate.detect(model.chatTemplate) ?? (tokenizer.id(of: "<|im_start|>") != nil ? .chatml : nil) else {
-                throw ValidationError("\(model.path): the model has no chat template Sinkstream recognises.")
+                throw ModelError(code: "model.chat-template", file: model.path, message: "the model has no chat template Sinkstream recognises; leave out --chat to continue the prompt as plain text.")
             }
             promptIDs = try template.encode([.init(role: "user", content: prompt)], tokenizer: tokenizer)
         } else {
             promptIDs = tokenizer.encode(prompt, parseSpecial: false)
         }
-        guard !promptIDs.isEmpty else { throw ValidationError("The prompt is empty.") }
+        guard !promptIDs.isEmpty else { throw InputError("the prompt is empty; give some text with --prompt.", status: .usage) }
         let total = promptIDs.count + maxTokens
         guard total <= model.config.contextLength else {
-            throw ValidationError("The prompt (\(promptIDs.count) tokens) plus --max-tokens exceeds the model's context of \(model.config.contextLength) tokens.")
+            throw InputError("the prompt (\(promptIDs.count) tokens) plus --max-tokens exceeds the model's context of \(model.config.contextLength) tokens.")
         }
         let engine = InferenceEngine(model: model, threads: options.threadCount, maxChunk: min(512, promptIDs.count), maxContext: total)
         let session = try StreamSession(engine: engine, mode: .dense)

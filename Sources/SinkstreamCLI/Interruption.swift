@@ -8,12 +8,6 @@ import Synchronization
 enum Interruption {
     private static let requested = Atomic<Int32>(0)
 
-    /// Exit status of a run that was paused by a signal (checkpointed; `sinkstream resume` continues).
-    static let pausedExitCode: Int32 = 130
-
-    /// Exit status of a run paused because its checkpoint could not be written (disk full).
-    static let storageExitCode: Int32 = 75
-
     static func install() {
         // A file-size limit must fail the write (and pause the run), not kill the process.
         signal(SIGXFSZ, SIG_IGN)

@@ -25,7 +25,7 @@ struct ReportCommand: ParsableCommand {
           sinkstream report r3kq7va r8m2xz0 --svg ppl.svg
         """)
 
-    @Argument(help: "One or more run ids (see `sinkstream runs`).")
+    @Argument(help: ArgumentHelp("One or more run ids (see `sinkstream runs`).", valueName: "run-id"))
     var runIDs: [String] = []
 
     @Option(help: "Output: table (aligned columns), csv (header first) or json.")
@@ -68,9 +68,9 @@ struct ReportCommand: ParsableCommand {
         print(try Self.render(runs, format: format, bucket: bucket, tokens: tokenRange, bytes: bytes, baseline: baseline,
                               worst: worst, spanTokens: spanTokens, terminal: isatty(1) != 0), terminator: "")
         if let svg {
-            let range = try ReportRendering.tokenRange(runs, tokens: tokenRange, bytes: bytes)
-            let size = ReportRendering.bucketSize(bucket, stride: ReportRendering.stride(runs))
-            try writeText(ReportRendering.svg(runs, size: size, range: range), to: svg)
+            let range = try RunReport.tokenRange(runs, tokens: tokenRange, bytes: bytes)
+            let size = RunReport.bucketSize(bucket, stride: RunReport.stride(runs))
+            try writeText(RunReport.svg(runs, size: size, range: range), to: svg)
             printError("wrote \(svg)")
         }
     }
@@ -81,32 +81,32 @@ struct ReportCommand: ParsableCommand {
         for (a, b) in zip(runs, runs.dropFirst()) where a.record.documentSHA256 != b.record.documentSHA256 {
             throw RunError.differentDocuments(b.record.id, a.record.id)
         }
-        let range = try ReportRendering.tokenRange(runs, tokens: tokens, bytes: bytes)
-        let k = ReportRendering.stride(runs)
-        let size = ReportRendering.bucketSize(bucket, stride: k)
+        let range = try RunReport.tokenRange(runs, tokens: tokens, bytes: bytes)
+        let k = RunReport.stride(runs)
+        let size = RunReport.bucketSize(bucket, stride: k)
         var notes: [String] = []
         for run in runs where run.isPartial { notes.append("run \(run.record.id): \(run.series.status)") }
         if size != bucket { notes.append("buckets of \(size) tokens (--bucket \(bucket) rounded up to a multiple of the sampling stride \(k))") }
         var body: String
         if runs.count == 1 {
-            let buckets = try ReportRendering.buckets(runs[0], size: size, range: range)
+            let buckets = try RunReport.buckets(runs[0], size: size, range: range)
             switch format {
             case .table: body = PerplexityReport.table(buckets, series: runs[0].series)
             case .csv: body = PerplexityReport.csv(buckets)
             case .json: body = PerplexityReport.json(buckets)
             }
         } else {
-            let comparison = try ReportRendering.comparison(runs, size: size, range: range, baseline: baseline)
+            let comparison = try RunReport.comparison(runs, size: size, range: range, baseline: baseline)
             switch format {
             case .table: body = comparison.table(sampleStride: k)
             case .csv: body = comparison.csv()
             case .json: body = comparison.json()
             }
         }
-        if k > 1 { notes.append(ReportRendering.samplingNote(stride: k, runs: runs.count)) }
+        if k > 1 { notes.append(RunReport.samplingNote(stride: k, runs: runs.count)) }
         var extra = ""
-        if format == .table && terminal { extra += "\n" + ReportRendering.sparklines(runs, size: size, range: range) }
-        if let worst { extra += ReportRendering.worstSpans(runs, k: worst, spanTokens: spanTokens, range: range) }
+        if format == .table && terminal { extra += "\n" + RunReport.sparklines(runs, size: size, range: range) }
+        if let worst { extra += RunReport.worstSpans(runs, k: worst, spanTokens: spanTokens, range: range) }
         guard format == .table else {
             for note in notes { printError(note) }
             if !extra.isEmpty { printError(extra) }
@@ -117,3 +117,5 @@ struct ReportCommand: ParsableCommand {
         return head + body + tail + extra
     }
 }
+
+extension PositionSpan: ExpressibleByArgument {}

@@ -9,7 +9,7 @@ struct ResumeCommand: ParsableCommand {
         commandName: "resume",
         abstract: "Continue an interrupted run from its latest checkpoint.",
         discussion: """
-        The result is identical to a run that was never interrupted. Refuses when the run is \\
+        The result is identical to a run that was never interrupted. Refuses when the run is \
         completed, when its document or model changed, or while another process holds it.
 
         Example:
@@ -27,7 +27,12 @@ struct ResumeCommand: ParsableCommand {
 
     @OptionGroup var storeOptions: StoreOptions
 
+    @Option(help: "The final summary of a score run as text or json.")
+    var format: SummaryFormat = .text
+
     @OptionGroup var options: ModelOptions
+
+    @OptionGroup var output: ProgressOptions
 
     func validate() throws {
         if (runID == nil) == (batch == nil) { throw ValidationError("Please name a run id or a --batch id (one of them).") }
@@ -38,20 +43,19 @@ struct ResumeCommand: ParsableCommand {
         if let batch {
             let unfinished = try store.runs(batchID: batch).filter { $0.status != .completed }.map(\.id)
             guard !unfinished.isEmpty else {
-                throw ValidationError("Batch \(batch) has no unfinished runs in \(store.path).")
+                let known = try !store.runs(batchID: batch).isEmpty
+                throw InputError(known ? "batch \(batch) has no unfinished runs; nothing to resume."
+                                       : "there is no batch '\(batch)' in this database; `sinkstream runs` lists the runs and their batches.",
+                                 status: known ? .dataError : .noInput)
             }
-            try TaskDriver.resume(runIDs: unfinished, batchID: batch, store: store, options: options)
+            try TaskDriver.resume(runIDs: unfinished, batchID: batch, store: store, options: options, output: output)
             return
         }
         guard let runID else { return }
-        guard let record = try store.run(id: runID) else {
-            throw ValidationError("There is no run '\(runID)' in \(store.path); `sinkstream runs` lists them.")
-        }
-        guard record.status != .completed else {
-            throw ValidationError("Run \(runID) is already completed; nothing to resume.")
-        }
+        guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
+        guard record.status != .completed else { throw RunError.completed(runID) }
         if record.task == .summarize || record.task == .translate {
-            try TaskDriver.resume(runIDs: [runID], batchID: nil, store: store, options: options)
+            try TaskDriver.resume(runIDs: [runID], batchID: nil, store: store, options: options, output: output)
             return
         }
         let logger = options.makeLogger()
@@ -63,7 +67,7 @@ struct ResumeCommand: ParsableCommand {
         let model = try modelOptions.load(logger: logger)
         let scoreRun = try ScoreRun.resume(runID: runID, store: store, model: model,
                                            modelSHA256: try FileDigest.sha256(path: model.path), threads: options.threadCount)
-        printError("resuming run \(runID) at token \(scoreRun.scored)")
-        try RunDriver.drive(scoreRun, store: store, nllOut: nllOut, threads: options.threadCount)
+        output.notice("resuming run \(runID) at token \(scoreRun.scored)")
+        try RunDriver.drive(scoreRun, store: store, nllOut: nllOut, threads: options.threadCount, output: output, format: format)
     }
 }

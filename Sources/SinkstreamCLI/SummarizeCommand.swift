@@ -28,8 +28,10 @@ struct SummarizeCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var output: ProgressOptions
+
     func run() throws {
-        try TaskDriver.runBatch(files: task.files, kind: .summarize, storeOptions: storeOptions, options: options, allowBase: task.allowBase) { input in
+        try TaskDriver.runBatch(files: task.files, kind: .summarize, storeOptions: storeOptions, options: options, output: output, allowBase: task.allowBase) { input in
             task.configuration(kind: .summarize, precision: options.precision, outputPath: task.outputPath(for: input, kind: .summarize), length: length)
         }
     }

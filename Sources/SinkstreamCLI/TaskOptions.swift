@@ -47,23 +47,16 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
     var template: ChatTemplate?
 
-    @Option(help: "Attention-sink tokens kept forever.")
-    var sinks: Int = 4
-
-    @Option(help: "Recent tokens each token attends to, itself included (the rolling window).")
-    var window: Int = 1020
-
-    @Option(help: ArgumentHelp("Eviction: 'token' (one by one, exact StreamingLLM) or 'batch:E'.", valueName: "token|batch:E"))
-    var evict: EvictionOption = .token
-
-    @Option(help: "Tokens per forward pass while reading a prompt.")
-    var chunk: Int = 256
+    @OptionGroup(title: "Attention") var attention: AttentionOptions
 
     @Option(help: "Checkpoint after this many processed tokens (0: only by time and at section ends).")
     var checkpointEvery: Int = 4096
 
     @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
     var checkpointSeconds: Double = 30
+
+    @Flag(help: "Keep the K/V blocks of the final checkpoint when the run completes (by default they are dropped).")
+    var keepCache = false
 
     @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
     var replaceInvalid = false
@@ -79,26 +72,21 @@ struct TaskOptions: ParsableArguments {
         if let maxTokens, maxTokens < 1 { throw ValidationError("Please give --max-tokens a positive value.") }
         if copyGuard < 0 { throw ValidationError("Please give --copy-guard a value of 0 or more.") }
         if noRepeat < 0 { throw ValidationError("Please give --no-repeat a value of 0 or more.") }
-        if chunk < 1 || chunk > 4096 { throw ValidationError("Please give --chunk a value between 1 and 4096.") }
-        if sinks < 0 || window < 1 { throw ValidationError("Please give --sinks ≥ 0 and --window ≥ 1.") }
+        for warning in try attention.check(for: [.sink]) { printError("warning: \(warning)") }
         if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
     }
 
     /// The configuration for one input (`outputPath` already resolved).
     func configuration(kind: TaskKind, precision: Precision, outputPath: String?, length: SummaryLength = .medium,
                        language: String? = nil, style: String? = nil) -> TaskConfiguration {
-        let e: Int
-        switch evict {
-        case .token: e = 1
-        case .batch(let n): e = n
-        }
-        return TaskConfiguration(
-            kind: kind, precision: precision, sinks: sinks, window: window, evict: e, chunk: chunk,
+        TaskConfiguration(
+            kind: kind, precision: precision, sinks: attention.sinkCount, window: attention.windowTokens,
+            evict: attention.eviction(for: .generation).entries, chunk: attention.chunkTokens,
             sectionTokens: sectionTokens, maxTokens: maxTokens, length: length, language: language, style: style,
             template: template, sampling: SamplingConfiguration(temperature: temperature, topK: topK, topP: topP, seed: seed),
             copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil, noRepeat: noRepeat > 0 ? CopyGuard(n: noRepeat) : nil,
             checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
-            outputPath: outputPath, format: jsonl ? .jsonl : .text)
+            outputPath: outputPath, format: jsonl ? .jsonl : .text, keepCache: keepCache)
     }
 
     /// Where an input's result goes: --output, a file in --output-dir, or nil (standard output).

@@ -30,7 +30,7 @@ struct TokenizeCommand: ParsableCommand {
             print("[" + ids.map(String.init).joined(separator: ",") + "]")
             return
         }
-        let reader = try DocumentReader(path: file == "-" ? "/dev/stdin" : file, tokenizer: tokenizer)
+        let reader = try DocumentReader(path: file == "-" ? "/dev/stdin" : file, tokenizer: tokenizer, acceptsBlank: true)
         let out = FileHandle.standardOutput
         var separator = "["
         while !reader.reachedEnd {
@@ -56,11 +56,12 @@ enum DocumentText {
         do {
             data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : try Data(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            throw ValidationError("\(path): cannot read the file: \((error as NSError).localizedDescription)")
+            throw DocumentError(code: FileManager.default.fileExists(atPath: path) ? "document.unreadable" : "document.missing",
+                                path: path, byteOffset: nil, message: "cannot read the file: \((error as NSError).localizedDescription)")
         }
         guard let text = String(validatingUTF8Data: data) else {
             let offset = firstInvalidUTF8Offset(data) ?? 0
-            throw ValidationError("\(path): not valid UTF-8 at byte offset \(offset).")
+            throw DocumentError(code: "document.invalid-utf8", path: path, byteOffset: Int64(offset), message: "the file is not valid UTF-8")
         }
         return text
     }

@@ -28,12 +28,14 @@ struct TranslateCommand: ParsableCommand {
 
     @OptionGroup var options: ModelOptions
 
+    @OptionGroup var output: ProgressOptions
+
     func validate() throws {
         if language == nil && style == nil { throw ValidationError("Please give a target language with --to, a --style, or both.") }
     }
 
     func run() throws {
-        try TaskDriver.runBatch(files: task.files, kind: .translate, storeOptions: storeOptions, options: options, allowBase: task.allowBase) { input in
+        try TaskDriver.runBatch(files: task.files, kind: .translate, storeOptions: storeOptions, options: options, output: output, allowBase: task.allowBase) { input in
             task.configuration(kind: .translate, precision: options.precision, outputPath: task.outputPath(for: input, kind: .translate),
                                language: language, style: style)
         }

@@ -93,6 +93,9 @@ extension RunStore {
         return migrator
     }()
 
+    /// The newest schema version this build writes (the last migration's name, e.g. `v1`).
+    public static var schemaVersion: String { migrator.migrations.last ?? "v0" }
+
     /// Tables created by the current schema.
     static let tableNames = ["run", "checkpoint", "kv_block", "nll_block", "metric", "output_chunk"]
 }

@@ -31,6 +31,15 @@ public enum AttentionMode: Sendable, Equatable, Codable, CustomStringConvertible
         }
     }
 
+    /// K/V slots a stream in this mode allocates per layer: the cache's storage shape (sinks
+    /// plus ring), or for `recompute` the window plus one chunk.
+    public func storageSlots(contextLength: Int, maxChunk: Int) -> Int {
+        guard let shape = makeCache(contextLength: contextLength)?.storageShape(maxChunk: maxChunk) else {
+            return maxVisible(contextLength: contextLength) + maxChunk
+        }
+        return shape.sinks + shape.ring
+    }
+
     /// A fresh cache for this mode (`nil` for `recompute`, which has none).
     public func makeCache(contextLength: Int) -> (any KVCache)? {
         switch self {

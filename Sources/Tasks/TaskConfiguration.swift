@@ -1,4 +1,5 @@
 import Kernels
+import Pipeline
 import Streaming
 
 /// The long-document tasks.
@@ -33,7 +34,7 @@ public enum TaskOutputFormat: String, Codable, Sendable, CaseIterable {
 }
 
 /// Everything that determines a task run's results, stored with the run as JSON.
-public struct TaskConfiguration: Codable, Sendable, Equatable {
+public struct TaskConfiguration: RunConfiguration, Equatable {
     public var kind: TaskKind
     public var precision: Precision
     public var sinks: Int
@@ -69,6 +70,10 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
     /// Where the result goes (absolute path), or nil for standard output at the end.
     public var outputPath: String?
     public var format: TaskOutputFormat
+    /// Keep the final checkpoint's K/V blocks when the run completes (nil: no).
+    public var keepCache: Bool?
+
+    public var keepsCache: Bool { keepCache ?? false }
 
     /// Creates a configuration with the defaults of the `summarize` and `translate` commands.
     public init(kind: TaskKind, precision: Precision = .fast, sinks: Int = 4, window: Int = 1020, evict: Int = 1,
@@ -76,7 +81,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
                 language: String? = nil, style: String? = nil, template: ChatTemplate? = nil,
                 sampling: SamplingConfiguration = SamplingConfiguration(), repetition: RepetitionGuard = RepetitionGuard(), copyGuard: CopyGuard? = nil,
                 noRepeat: CopyGuard? = nil, checkpointEveryTokens: Int = 4096, checkpointEverySeconds: Double = 30, replaceInvalid: Bool = false,
-                outputPath: String? = nil, format: TaskOutputFormat = .text) {
+                outputPath: String? = nil, format: TaskOutputFormat = .text, keepCache: Bool = false) {
         self.kind = kind
         self.precision = precision
         self.sinks = sinks
@@ -98,6 +103,7 @@ public struct TaskConfiguration: Codable, Sendable, Equatable {
         self.replaceInvalid = replaceInvalid
         self.outputPath = outputPath
         self.format = format
+        self.keepCache = keepCache ? true : nil
     }
 
     /// The attention mode of the run's single stream.

@@ -1,4 +1,5 @@
 import Foundation
+import Pipeline
 import Store
 import Tokenization
 
@@ -76,6 +77,23 @@ extension TaskRun {
         feed += try template.encode([.init(role: "user", content: message)], tokenizer: model.tokenizer)
         state.job = job
         state.toFeed = feed
+    }
+
+    /// How many sections the document has: a pass of the reader and the splitter over the whole
+    /// document (tokenizing is fast next to generating), for progress displays.
+    func countSections() throws -> Int {
+        let reader = try DocumentReader(path: documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
+                                        blockSize: 1 << 16)
+        var splitter = SectionSplitter(budget: config.sectionTokens)
+        var count = 0
+        while !reader.reachedEnd {
+            for token in try reader.next()
+            where splitter.append(id: token.id, byteOffset: token.byteOffset, bytes: model.tokenizer.tokenBytes(token.id)) != nil {
+                count += 1
+            }
+        }
+        if splitter.finish(documentEnd: reader.bytesRead) != nil { count += 1 }
+        return count
     }
 
     /// The next section from the splitter, reading the document as needed; nil at the end.

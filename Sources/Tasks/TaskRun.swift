@@ -12,6 +12,8 @@ import Tokenization
 public struct TaskProgress: Sendable {
     /// Sections given out so far (the current one included).
     public var sections: Int
+    /// Sections the document has.
+    public var sectionsTotal: Int?
     /// Document bytes handed to sections so far.
     public var bytesDone: Int64
     public var documentSize: Int64
@@ -41,14 +43,12 @@ public final class TaskRun {
     public let documentSize: Int64
     let reader: DocumentReader
     let session: StreamSession
-    let lock: RunLock
+    let lifecycle: RunLifecycle
     let template: ChatTemplate
     let endOfTurn: [Int32]
     var state: TaskState
     var sampler: TaskSampler
     var unsavedOutputs: [OutputChunk] = []
-    var lastCheckpointTime = Date()
-    var positionAtCheckpoint = 0
     var groupsCache: (level: Int, groups: [NoteGroup])?
 
     /// Registers a new run of `config.kind` over a document without working on it yet (a batch
@@ -59,17 +59,11 @@ public final class TaskRun {
     public static func register(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
                                 store: RunStore, batchID: String? = nil) throws -> String {
         try config.validate()
-        let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
-        _ = try DocumentReader(path: path, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid, blockSize: 1 << 12)
-        let size = try Self.fileSize(path)
-        let digest = try FileDigest.sha256(path: path)
         _ = try Self.template(config: config, model: model)
-        let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        let record = try store.createRun(NewRun(
-            batchID: batchID, task: config.kind == .summarize ? .summarize : .translate, documentPath: path,
-            documentSHA256: digest, documentSize: size, modelPath: model.path, modelSHA256: modelSHA256,
-            config: configJSON, mode: config.mode.description))
-        return record.id
+        return try RunLifecycle.register(
+            task: config.kind == .summarize ? .summarize : .translate, documentPath: documentPath, tokenizer: model.tokenizer,
+            model: model, modelSHA256: modelSHA256, config: config, replaceInvalid: config.replaceInvalid,
+            mode: config.mode.description, store: store, batchID: batchID).id
     }
 
     /// Starts a new run of `config.kind` over a document.
@@ -77,68 +71,52 @@ public final class TaskRun {
     public static func start(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
                              store: RunStore, threads: Int, batchID: String? = nil) throws -> TaskRun {
         let id = try register(documentPath: documentPath, model: model, modelSHA256: modelSHA256, config: config, store: store, batchID: batchID)
-        return try resume(runID: id, store: store, model: model, modelSHA256: modelSHA256, threads: threads)
+        return try open(runID: id, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: true)
     }
 
-    /// Continues a paused, interrupted or failed task run from its latest checkpoint.
+    /// Continues a paused, interrupted or failed task run from its latest checkpoint (or
+    /// starts a registered one).
     /// - Throws: `RunError` if the run is completed, not a task run, its document or model
     ///   changed, or its checkpoint is damaged; `StoreError.runLocked` if another process holds it.
     public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> TaskRun {
-        guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
-        guard record.status != .completed else { throw RunError.completed(runID) }
-        guard record.task == .summarize || record.task == .translate else {
-            throw TaskError(code: "task.wrong-run", message: "run \(runID) is a \(record.task.rawValue) run, not a summarize or translate run.")
-        }
-        let lock = try store.lock(runID: runID)
-        let config: TaskConfiguration
-        do {
-            config = try JSONDecoder().decode(TaskConfiguration.self, from: Data(record.config.utf8))
-        } catch {
-            throw RunError.damaged(runID, "its configuration cannot be read (\(error))")
-        }
-        guard config.precision == model.precision else { throw RunError.damaged(runID, "it was run with --precision \(config.precision.rawValue)") }
-        guard modelSHA256 == record.modelSHA256 else { throw RunError.changed(runID, what: "model", path: model.path) }
-        guard FileManager.default.fileExists(atPath: record.documentPath),
-              try FileDigest.sha256(path: record.documentPath) == record.documentSHA256 else {
-            throw RunError.changed(runID, what: "document", path: record.documentPath)
-        }
+        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false)
+    }
+
+    private static func open(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int,
+                             justRegistered: Bool) throws -> TaskRun {
+        let (lifecycle, config, checkpoint) = try RunLifecycle.open(
+            runID: runID, tasks: [.summarize, .translate], as: TaskConfiguration.self, store: store, model: model,
+            modelSHA256: modelSHA256, justRegistered: justRegistered)
         let template = try Self.template(config: config, model: model)
-        let checkpoint = try store.latestCheckpoint(runID: runID)
         var state = TaskState(splitter: SectionSplitter(budget: config.sectionTokens))
         var generator: Xoshiro256?
-        let reader: DocumentReader
         if let checkpoint {
-            do {
-                state = try JSONDecoder().decode(TaskState.self, from: checkpoint.taskState)
-                if let rng = checkpoint.rngState { generator = try Xoshiro256(data: rng) }
-            } catch {
-                throw RunError.damaged(runID, "its checkpoint's task state cannot be read (\(error))")
+            state = try lifecycle.decode(TaskState.self, from: checkpoint.taskState, what: "task state")
+            if let rng = checkpoint.rngState {
+                do { generator = try Xoshiro256(data: rng) } catch {
+                    throw RunError.damaged(runID, "its checkpoint's generator state cannot be read (\(error))")
+                }
             }
-            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
-                                        restoring: checkpoint.tokenizerState, blockSize: 1 << 14)
-        } else {
-            reader = try DocumentReader(path: record.documentPath, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid, blockSize: 1 << 14)
         }
-        let run = try TaskRun(runID: runID, store: store, model: model, config: config, documentPath: record.documentPath,
-                              documentSize: record.documentSize, reader: reader, lock: lock, threads: threads,
+        let reader = try DocumentReader(path: lifecycle.record.documentPath, tokenizer: model.tokenizer,
+                                        replaceInvalid: config.replaceInvalid, restoring: checkpoint?.tokenizerState, blockSize: 1 << 14)
+        let run = try TaskRun(lifecycle: lifecycle, model: model, config: config, reader: reader, threads: threads,
                               template: template, state: state, generator: generator)
-        if let checkpoint { try run.restoreCache(checkpoint) }
+        if let checkpoint { try lifecycle.restore(run.session, from: checkpoint, position: state.kvWrittenUpTo) }
         try run.rewriteOutputFile()
-        try store.setStatus(runID: runID, .running)
         return run
     }
 
-    private init(runID: String, store: RunStore, model: LanguageModel, config: TaskConfiguration, documentPath: String,
-                 documentSize: Int64, reader: DocumentReader, lock: RunLock, threads: Int, template: ChatTemplate,
-                 state: TaskState, generator: Xoshiro256?) throws {
-        self.runID = runID
-        self.store = store
+    private init(lifecycle: RunLifecycle, model: LanguageModel, config: TaskConfiguration, reader: DocumentReader,
+                 threads: Int, template: ChatTemplate, state: TaskState, generator: Xoshiro256?) throws {
+        self.lifecycle = lifecycle
+        runID = lifecycle.runID
+        store = lifecycle.store
         self.model = model
         self.config = config
-        self.documentPath = documentPath
-        self.documentSize = documentSize
+        documentPath = lifecycle.record.documentPath
+        documentSize = lifecycle.record.documentSize
         self.reader = reader
-        self.lock = lock
         self.template = template
         self.state = state
         self.sampler = TaskSampler(config.sampling, generator: generator)
@@ -165,17 +143,12 @@ public final class TaskRun {
     /// checkpoint is written and the run is marked paused). The run's lock is released when
     /// this returns.
     public func run(shouldStop: () -> Bool = { false }, progress: (TaskProgress) -> Void = { _ in }) throws -> RunOutcome {
-        defer { lock.release() }
-        do {
-            return try loop(shouldStop: shouldStop, progress: progress)
-        } catch {
-            try? store.setStatus(runID: runID, .failed, error: "\(error)")
-            throw error
-        }
+        try lifecycle.perform { try loop(shouldStop: shouldStop, progress: progress) }
     }
 
     private func loop(shouldStop: () -> Bool, progress: (TaskProgress) -> Void) throws -> RunOutcome {
-        positionAtCheckpoint = session.position
+        lifecycle.startInterval(at: session.position)
+        let sectionsTotal = state.phase == .sections ? try countSections() : state.sections
         while state.phase != .done || state.job != nil {
             if shouldStop() {
                 try checkpoint(status: .paused)
@@ -185,18 +158,13 @@ public final class TaskRun {
                 guard try planNextJob() else { continue }
             }
             try step()
-            progress(TaskProgress(sections: state.sections, bytesDone: state.job?.byteEnd ?? documentSize, documentSize: documentSize,
+            progress(TaskProgress(sections: state.sections, sectionsTotal: sectionsTotal, bytesDone: state.job?.byteEnd ?? documentSize, documentSize: documentSize,
                                   phase: state.phase.rawValue, generating: state.job?.generated.count ?? 0, counters: state.counters))
-            let sinceTokens = session.position - positionAtCheckpoint
-            let sinceSeconds = Date().timeIntervalSince(lastCheckpointTime)
-            if (config.checkpointEveryTokens > 0 && sinceTokens >= config.checkpointEveryTokens)
-                || (config.checkpointEverySeconds > 0 && sinceSeconds >= config.checkpointEverySeconds) {
-                try checkpoint(status: .running)
-            }
+            if lifecycle.checkpointDue(at: session.position) { try checkpoint(status: .running) }
         }
         try checkpoint(status: .running)
         try writeFinalOutput()
-        try store.setStatus(runID: runID, .completed)
+        try lifecycle.complete()
         return .completed
     }
 
@@ -243,13 +211,5 @@ public final class TaskRun {
             try checkpoint(status: .running)
             try appendToOutputFile(output)
         }
-    }
-
-    static func fileSize(_ path: String) throws -> Int64 {
-        var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw TaskError(code: "document.missing", message: "\(path): cannot open the document: \(String(cString: strerror(errno))).")
-        }
-        return Int64(info.st_size)
     }
 }

@@ -59,9 +59,3 @@ struct TaskState: Codable {
     var kvWrittenUpTo = 0
     var counters = TaskCounters()
 }
-
-/// The cache's part of a checkpoint.
-struct TaskCacheSnapshot: Codable {
-    var position: Int
-    var policy: [Int]
-}

@@ -157,26 +157,26 @@ struct ReportCommandTests {
         let id = try score(s, config)
 
         let unknown = try report(s, ["rzzzzzz"])
-        #expect(unknown.status != 0)
+        #expect(unknown.status == 66)
         #expect(unknown.stderr.contains("no run 'rzzzzzz'"))
 
         let empty = try s.store.createRun(NewRun(task: .score, documentPath: s.doc, documentSHA256: "x", documentSize: 1,
                                                  modelPath: "m", modelSHA256: "y", config: "{}", mode: "dense"))
         let noLosses = try report(s, [empty.id])
-        #expect(noLosses.status != 0)
+        #expect(noLosses.status == 65)
         #expect(noLosses.stderr.contains("has no scored tokens yet"))
 
         let outside = try report(s, [id, "--range", "50:5000"])
-        #expect(outside.status != 0)
+        #expect(outside.status == 65)
         #expect(outside.stderr.contains("outside run \(id)"))
 
         let size = try #require(try s.store.run(id: id)).documentSize
         let pastEnd = try report(s, [id, "--bytes", "0:\(size + 10)"])
-        #expect(pastEnd.status != 0)
+        #expect(pastEnd.status == 65)
         #expect(pastEnd.stderr.contains("not inside the document, which has \(size) bytes"))
 
         let both = try report(s, [id, "--range", "0:10", "--bytes", "0:10"])
-        #expect(both.status != 0)
+        #expect(both.status == 64)
     }
 
     @Test("A paused run is reported as far as it got, and says so")

@@ -104,9 +104,32 @@ extension Fixtures {
                 try? writer.close()
             }
         }
+        // Standard error is drained on another thread: a command that writes much of it (progress
+        // lines) would otherwise block on a full pipe while we wait for standard output.
+        let errors = ErrorDrain(err.fileHandleForReading)
         let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = err.fileHandleForReading.readDataToEndOfFile()
+        let e = errors.wait()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+    }
+}
+
+/// Reads a pipe to its end on a thread of its own.
+private final class ErrorDrain: @unchecked Sendable {
+    // @unchecked Sendable: `data` is written by the reading thread before it signals `done`
+    // and read only after `wait()` has seen the signal.
+    private var data = Data()
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ handle: FileHandle) {
+        Thread.detachNewThread { [self] in
+            data = handle.readDataToEndOfFile()
+            done.signal()
+        }
+    }
+
+    func wait() -> Data {
+        done.wait()
+        return data
     }
 }

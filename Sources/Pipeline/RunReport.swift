@@ -1,7 +1,5 @@
-import ArgumentParser
 import Foundation
 import Model
-import Pipeline
 import Report
 import Store
 
@@ -9,19 +7,19 @@ import Store
 ///
 /// Runs that scored only every K-th position (sampled recompute) are bucketed on their sampled
 /// positions; when such a run is compared, every run is compared on those same positions.
-enum ReportRendering {
+public enum RunReport {
     /// The positions every compared run has in common: the least common multiple of their strides.
-    static func stride(_ runs: [StoredRun]) -> Int {
+    public static func stride(_ runs: [StoredRun]) -> Int {
         runs.map(\.sampleStride).reduce(1) { a, b in a / gcd(a, b) * b }
     }
 
     static func gcd(_ a: Int, _ b: Int) -> Int { b == 0 ? a : gcd(b, a % b) }
 
     /// `size` rounded up to a multiple of `stride`.
-    static func bucketSize(_ size: Int, stride: Int) -> Int { (size + stride - 1) / stride * stride }
+    public static func bucketSize(_ size: Int, stride: Int) -> Int { (size + stride - 1) / stride * stride }
 
     /// The token range asked for (`--range` or `--bytes`), checked against the runs and the document.
-    static func tokenRange(_ runs: [StoredRun], tokens: PositionSpan?, bytes: PositionSpan?) throws -> Range<Int> {
+    public static func tokenRange(_ runs: [StoredRun], tokens: PositionSpan?, bytes: PositionSpan?) throws -> Range<Int> {
         let first = runs.map(\.series.firstToken).min() ?? 0
         let end = runs.map(\.series.endToken).max() ?? 0
         let covered = first..<end
@@ -30,12 +28,12 @@ enum ReportRendering {
             let size = runs[0].record.documentSize
             let to = bytes.to ?? size
             guard bytes.from >= 0, to <= size, bytes.from < to else {
-                throw ReportCommandError.bytesOutsideDocument(from: bytes.from, to: to, size: size)
+                throw RunReportError.bytesOutsideDocument(from: bytes.from, to: to, size: size)
             }
             // Token positions whose first byte lies in the range (the longest run maps them).
             let longest = runs.max { $0.series.endToken < $1.series.endToken } ?? runs[0]
             let r = try longest.series.tokenRange(forBytes: bytes.from..<to)
-            guard !r.isEmpty else { throw ReportCommandError.noTokensInBytes(from: bytes.from, to: to, run: label, scored: covered) }
+            guard !r.isEmpty else { throw RunReportError.noTokensInBytes(from: bytes.from, to: to, run: label, scored: covered) }
             return r
         }
         guard let tokens else { return covered }
@@ -49,19 +47,19 @@ enum ReportRendering {
     }
 
     /// One run's buckets over `range` (on its sampled positions if it is sampled).
-    static func buckets(_ run: StoredRun, size: Int, range: Range<Int>) throws -> [Bucket] {
+    public static func buckets(_ run: StoredRun, size: Int, range: Range<Int>) throws -> [Bucket] {
         let k = run.sampleStride
         guard k > 1 else { return try PerplexityReport.buckets(run.series, size: size, range: range) }
         let compressed = run.series.sampled(every: k)
         let lower = (range.lowerBound + k - 1) / k
         let upper = min((range.upperBound + k - 1) / k, compressed.endToken)
-        guard lower < upper else { throw ReportCommandError.noSampleInRange(range, stride: k, run: run.record.id) }
+        guard lower < upper else { throw RunReportError.noSampleInRange(range, stride: k, run: run.record.id) }
         return try PerplexityReport.buckets(compressed, size: size / k, range: lower..<upper)
             .map { $0.expanded(stride: k, range: range) }
     }
 
     /// Several runs lined up on shared buckets over `range`, on the positions all of them scored.
-    static func comparison(_ runs: [StoredRun], size: Int, range: Range<Int>, baseline: String?) throws -> Comparison {
+    public static func comparison(_ runs: [StoredRun], size: Int, range: Range<Int>, baseline: String?) throws -> Comparison {
         let k = stride(runs)
         guard k > 1 else {
             return try PerplexityReport.compare(runs.map(\.series), bucketSize: size, range: range, baseline: baseline)
@@ -69,13 +67,13 @@ enum ReportRendering {
         let compressed = runs.map { $0.series.sampled(every: k) }
         let lower = (range.lowerBound + k - 1) / k
         let upper = min((range.upperBound + k - 1) / k, compressed.map(\.endToken).max() ?? 0)
-        guard lower < upper else { throw ReportCommandError.noSampleInRange(range, stride: k, run: "the compared runs") }
+        guard lower < upper else { throw RunReportError.noSampleInRange(range, stride: k, run: "the compared runs") }
         return try PerplexityReport.compare(compressed, bucketSize: size / k, range: lower..<upper, baseline: baseline)
             .expanded(stride: k, range: range)
     }
 
     /// The note printed under tables of sampled runs.
-    static func samplingNote(stride k: Int, runs: Int) -> String {
+    public static func samplingNote(stride k: Int, runs: Int) -> String {
         let subject = runs == 1 ? "This run scored" : "A recompute run scored"
         let scope = runs == 1 ? "" : "every run is compared on those positions: "
         return "\(subject) only every \(k)th token position (t % \(k) == 0, --recompute-stride \(k)); \(scope)"
@@ -83,7 +81,7 @@ enum ReportRendering {
     }
 
     /// A run's series limited to `range` (clamped to what it covers), or nil if it has none there.
-    static func slice(_ s: LossSeries, _ range: Range<Int>) -> LossSeries? {
+    public static func slice(_ s: LossSeries, _ range: Range<Int>) -> LossSeries? {
         let lo = max(range.lowerBound, s.firstToken), hi = min(range.upperBound, s.endToken)
         guard lo < hi else { return nil }
         var out = s
@@ -97,7 +95,7 @@ enum ReportRendering {
     ///
     /// When a run is sampled, every run is drawn from the same positions (`t % K == 0`), each
     /// sample held over the positions after it, so the lines are comparable as in the table.
-    static func svg(_ runs: [StoredRun], size: Int, range: Range<Int>) -> String {
+    public static func svg(_ runs: [StoredRun], size: Int, range: Range<Int>) -> String {
         let k = stride(runs)
         let series = runs.compactMap { run -> LossSeries? in
             guard var s = slice(run.series, range) else { return nil }
@@ -113,7 +111,7 @@ enum ReportRendering {
     }
 
     /// One sparkline per run (bucket perplexity on a log scale), for terminals.
-    static func sparklines(_ runs: [StoredRun], size: Int, range: Range<Int>) -> String {
+    public static func sparklines(_ runs: [StoredRun], size: Int, range: Range<Int>) -> String {
         let width = 48
         let labelWidth = runs.map(\.series.label.count).max() ?? 0
         var out = ""
@@ -128,7 +126,7 @@ enum ReportRendering {
     }
 
     /// The `k` worst spans of each run inside `range`, with the document text around them.
-    static func worstSpans(_ runs: [StoredRun], k: Int, spanTokens: Int, range: Range<Int>) -> String {
+    public static func worstSpans(_ runs: [StoredRun], k: Int, spanTokens: Int, range: Range<Int>) -> String {
         var out = ""
         for run in runs {
             out += "\nworst \(k) spans of \(spanTokens) tokens in run \(run.record.id) (\(run.series.label)):\n"
@@ -171,11 +169,17 @@ enum ReportRendering {
 }
 
 /// A `FROM:TO` range of token positions or bytes (`FROM:` runs to the end).
-struct PositionSpan: ExpressibleByArgument {
-    var from: Int64
-    var to: Int64?
+public struct PositionSpan: Sendable, Equatable {
+    public var from: Int64
+    public var to: Int64?
 
-    init?(argument: String) {
+    public init(from: Int64, to: Int64?) {
+        self.from = from
+        self.to = to
+    }
+
+    /// Parses `FROM:TO`, `FROM:` or `:TO` (underscores allowed as digit separators).
+    public init?(argument: String) {
         let parts = argument.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
         guard parts.count == 2 else { return nil }
         let from = parts[0].isEmpty ? 0 : Int64(parts[0].replacingOccurrences(of: "_", with: ""))
@@ -186,14 +190,14 @@ struct PositionSpan: ExpressibleByArgument {
     }
 }
 
-/// Why `report` or `compare` cannot show what was asked; each reads as a sentence.
-enum ReportCommandError: Error, CustomStringConvertible, LocalizedError {
+/// Why a report or comparison cannot show what was asked; each reads as a sentence.
+public enum RunReportError: Error, CustomStringConvertible, LocalizedError, Sendable, Equatable {
     case bytesOutsideDocument(from: Int64, to: Int64, size: Int64)
     case noTokensInBytes(from: Int64, to: Int64, run: String, scored: Range<Int>)
     case noSampleInRange(Range<Int>, stride: Int, run: String)
     case cannotWrite(path: String, reason: String)
 
-    var description: String {
+    public var description: String {
         switch self {
         case .bytesOutsideDocument(let from, let to, let size):
             return "The byte range \(from):\(to) is not inside the document, which has \(size) bytes."
@@ -206,19 +210,47 @@ enum ReportCommandError: Error, CustomStringConvertible, LocalizedError {
         }
     }
 
-    var errorDescription: String? { description }
+    public var errorDescription: String? { description }
 }
 
 extension String {
     /// The string right-aligned to `width` characters.
-    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+    public func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }
 
 /// Writes text to a file, with an error that names the file.
-func writeText(_ text: String, to path: String) throws {
+public func writeText(_ text: String, to path: String) throws {
     do {
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     } catch {
-        throw ReportCommandError.cannotWrite(path: path, reason: error.localizedDescription)
+        throw RunReportError.cannotWrite(path: path, reason: error.localizedDescription)
+    }
+}
+
+extension RunReport {
+    /// Perplexity of each run before and after the cache fills (and past dense's context), with ratios.
+    public static func summary(_ runs: [StoredRun], context: Int, baseline: String?) throws -> String {
+        let k = stride(runs)
+        let end = runs.map(\.series.endToken).max() ?? 0
+        let capacity = runs.compactMap(\.series.cacheCapacity).max()
+        var cuts = [0, end]
+        if let capacity, capacity < end { cuts.append(capacity) }
+        if runs.contains(where: { $0.series.mode == "dense" }), context < end { cuts.append(context) }
+        cuts = Array(Set(cuts)).sorted()
+        var out = "\nsummary (perplexity over each stretch; ratio to \(baseline ?? runs[0].series.label))"
+        out += k > 1 ? ", on every \(k)th position:\n" : ":\n"
+        for (lo, hi) in zip(cuts, cuts.dropFirst()) where lo < hi {
+            let size = bucketSize(hi - lo, stride: k)
+            guard let c = try? comparison(runs, size: size, range: lo..<hi, baseline: baseline),
+                  let row = c.rows.first else { continue }
+            var cells: [String] = []
+            for (run, cell) in zip(c.runs, row.cells) {
+                guard let cell else { continue }
+                let ratio = cell.ratio.map { String(format: " (×%.3f)", $0) } ?? ""
+                cells.append("\(run.mode) \(String(format: "%.2f", cell.ppl))\(ratio)")
+            }
+            out += "  tokens \(lo)–\(hi): " + cells.joined(separator: " · ") + "\n"
+        }
+        return out
     }
 }
