@@ -49,39 +49,85 @@ public struct StoredRun: Sendable {
 
     /// How much of its work a run has done, in 0...1: 1 when completed; otherwise the larger of
     /// the document bytes read and, for a score run with `--tokens N`, the tokens scored of N.
+    /// (`coverage(_:)` says how much of the *document* a run covered, for listings.)
     public static func fractionDone(_ r: RunRecord) -> Double? {
         if r.status == .completed { return 1 }
         var fraction = r.documentSize > 0 ? Double(r.bytes) / Double(r.documentSize) : nil
-        if r.task == .score,
-           let limit = (try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(r.config.utf8)))?.tokenLimit,
-           limit > 0 {
+        if r.task == .score, let limit = tokenLimit(r) {
             fraction = max(fraction ?? 0, Double(r.tokens) / Double(limit))
         }
         return fraction.map { min(1, $0) }
     }
 
+    /// How much of its document a run covered, and whether `--tokens` limits it.
+    public struct Coverage: Sendable, Equatable {
+        /// Document bytes read of the document's size, in 0...1 (1 for a completed run that was
+        /// not limited; nil for an empty document).
+        public var fraction: Double?
+        /// The `--tokens N` limit of a score run, if it has one.
+        public var tokenLimit: Int?
+        /// Whether the run has a token limit and, once completed, stopped at it before the
+        /// document's end.
+        public var limited: Bool
+        /// For the DONE column: `100%`, `37%`; a run limited by `--tokens` is marked, e.g.
+        /// `10% (--tokens)` when completed, `5% (50% of --tokens)` while under way.
+        public var label: String
+    }
+
+    /// How much of its document a run covered: honest for runs limited by `--tokens`, which
+    /// complete after a part of the document (see `Coverage`).
+    public static func coverage(_ r: RunRecord) -> Coverage {
+        let bytesFraction = r.documentSize > 0 ? min(1, Double(r.bytes) / Double(r.documentSize)) : nil
+        let limit = r.task == .score ? tokenLimit(r) : nil
+        func percent(_ f: Double?) -> String {
+            guard let f else { return "" }
+            // Never round a part up to 100%, nor a start down to 0%.
+            let value = f >= 1 ? 100 : f <= 0 ? 0 : min(99, max(1, Int((100 * f).rounded())))
+            return "\(value)%"
+        }
+        if r.status == .completed {
+            if let limit, r.tokens >= Int64(limit), r.bytes < r.documentSize {
+                return Coverage(fraction: bytesFraction, tokenLimit: limit, limited: true,
+                                label: "\(percent(bytesFraction)) (--tokens)")
+            }
+            return Coverage(fraction: r.documentSize > 0 ? 1 : nil, tokenLimit: limit, limited: false,
+                            label: r.documentSize > 0 ? "100%" : "")
+        }
+        if let limit {
+            let budget = min(1, Double(r.tokens) / Double(limit))
+            return Coverage(fraction: bytesFraction, tokenLimit: limit, limited: true,
+                            label: "\(percent(bytesFraction)) (\(percent(budget)) of --tokens)")
+        }
+        return Coverage(fraction: bytesFraction, tokenLimit: nil, limited: false, label: percent(bytesFraction))
+    }
+
+    /// The `--tokens` limit of a score run's configuration, if any.
+    static func tokenLimit(_ r: RunRecord) -> Int? {
+        guard r.task == .score,
+              let limit = (try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(r.config.utf8)))?.tokenLimit,
+              limit > 0 else { return nil }
+        return limit
+    }
+
     /// `completed`, or how far an unfinished run got: `paused at token 12,345 of ~45,000; figures so far`.
+    ///
+    /// The state is the store's derived one (`RunStore.stateAndHolder(of:)`), the same that
+    /// `sinkstream runs` shows: a run stored as `running` that nobody holds is `interrupted`.
     static func status(_ r: RunRecord, config: ScoreConfiguration?, store: RunStore) -> String {
-        if r.status == .completed { return "completed" }
+        let derived = store.stateAndHolder(of: r)
+        if derived.state == .completed { return "completed" }
         var total: Int64? = r.bytes > 0 ? Int64((Double(r.documentSize) * Double(r.tokens) / Double(r.bytes)).rounded()) : nil
         if let limit = config?.tokenLimit { total = min(total ?? Int64(limit), Int64(limit)) }
         let at = "at token \(grouped(r.tokens))" + (total.map { " of ~\(grouped($0))" } ?? "")
-        switch r.status {
+        switch derived.state {
         case .paused:
             return "paused \(at); figures so far"
         case .failed:
             return "failed \(at) (\(r.errorText ?? "no error recorded")); figures so far"
+        case .interrupted:
+            return "interrupted \(at) (no process holds it; `sinkstream resume \(r.id)` continues); figures so far"
         case .running:
-            // A live process holds the run's lock; if nobody does, the process died.
-            do {
-                let lock = try store.lock(runID: r.id)
-                lock.release()
-                return "interrupted \(at) (no process holds it; `sinkstream resume \(r.id)` continues); figures so far"
-            } catch let e as StoreError where e.code == .runLocked {
-                return "running (process \(e.holderPID.map(String.init) ?? "?")) \(at); figures as of its last checkpoint"
-            } catch {
-                return "running or interrupted \(at); figures as of its last checkpoint"
-            }
+            return "running (process \(derived.holderPID.map(String.init) ?? "?")) \(at); figures as of its last checkpoint"
         case .completed:
             return "completed"
         }

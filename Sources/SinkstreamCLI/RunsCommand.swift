@@ -10,14 +10,20 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 struct RunsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "runs",
-        abstract: "List stored runs, or show one.",
+        abstract: "List stored runs, show one, delete runs or prune the store.",
         discussion: """
+        A run's status is what it is doing now: running (a live process holds it), interrupted \
+        (its process died; `sinkstream resume` continues it), paused, failed or completed.
+
         Examples:
           sinkstream runs
+          sinkstream runs --status interrupted
           sinkstream runs --format json
           sinkstream runs show r3kq7va
+          sinkstream runs delete r3kq7va r8m2xz0
+          sinkstream runs prune --completed --older-than 7d --dry-run
         """,
-        subcommands: [List.self, Show.self],
+        subcommands: [List.self, Show.self, Delete.self, Prune.self],
         defaultSubcommand: List.self)
 
     struct List: ParsableCommand {
@@ -26,26 +32,31 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "table, json or csv.")
         var format: OutputFormat = .table
 
-        @Option(help: "Only runs with this status (running, paused, failed, completed).")
+        @Option(help: "Only runs in this status (\(RunState.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
 
         @OptionGroup var storeOptions: StoreOptions
 
+        func validate() throws {
+            if let status, RunState(rawValue: status) == nil {
+                throw ValidationError(
+                    "There is no run status '\(status)'; please give --status one of: \(RunState.allCases.map(\.rawValue).joined(separator: ", ")).")
+            }
+        }
+
         func run() throws {
-            guard storeOptions.exists else {
-                print(RunListing.render([], format: format), terminator: "")
-                return
-            }
-            let store = try storeOptions.open(readOnly: true)
-            var status: RunStatus?
-            if let s = self.status {
-                guard let parsed = RunStatus(rawValue: s) else {
-                    throw ValidationError("Please give --status one of: \(RunStatus.allCases.map(\.rawValue).joined(separator: ", ")).")
+            do {
+                guard storeOptions.exists else {
+                    print(RunListing.render([], sizes: [:], format: format), terminator: "")
+                    return
                 }
-                status = parsed
+                let store = try storeOptions.open(readOnly: true)
+                let runs = try store.runs(state: status.flatMap(RunState.init(rawValue:)))
+                let sizes = try store.storedSizes()
+                print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
+            } catch {
+                throw reportFailure(error)
             }
-            let runs = try store.runs(task: nil, status: status, batchID: nil).map { RunListing.markInterrupted($0, store: store) }
-            print(RunListing.render(runs, format: format), terminator: "")
         }
     }
 
@@ -61,66 +72,97 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() throws {
-            let store = try storeOptions.open(readOnly: true)
-            guard let record = try store.run(id: runID) else {
-                throw ValidationError("There is no run '\(runID)' in \(store.path); `sinkstream runs` lists them.")
+            do {
+                guard storeOptions.exists else { throw RunError.unknownRun(runID) }
+                let store = try storeOptions.open(readOnly: true)
+                guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
+                let run = store.stateAndHolder(of: record)
+                let size = try store.storedSize(runID: runID)
+                if format != .table {
+                    print(RunListing.render([run], sizes: [runID: size], format: format), terminator: "")
+                    return
+                }
+                let checkpoint = try store.latestCheckpoint(runID: runID)
+                for (key, value) in RunListing.fields(run, size: size) { print(RunListing.field(key, value)) }
+                if let checkpoint {
+                    print(RunListing.field("checkpoint", "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))"))
+                }
+                if let error = record.errorText { print(RunListing.field("error", error)) }
+                print("config:")
+                for (key, value) in ConfigRendering.lines(record.config) { print("  " + key + ": " + value) }
+            } catch {
+                throw reportFailure(error)
             }
-            if format != .table {
-                print(RunListing.render([record], format: format), terminator: "")
-                return
-            }
-            let checkpoint = try store.latestCheckpoint(runID: runID)
-            for (key, value) in RunListing.fields(record) { print(key.padding(toLength: 16, withPad: " ", startingAt: 0) + value) }
-            print("config:".padding(toLength: 16, withPad: " ", startingAt: 0) + record.config)
-            if let checkpoint {
-                print("checkpoint:".padding(toLength: 16, withPad: " ", startingAt: 0)
-                      + "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))")
-            }
-            if let error = record.errorText { print("error:".padding(toLength: 16, withPad: " ", startingAt: 0) + error) }
         }
     }
 }
 
-/// Renders run records as a table, JSON or CSV.
+/// Renders runs as a table, JSON or CSV.
 enum RunListing {
-    /// A run marked `running` whose lock nobody holds was interrupted (killed, or the machine
-    /// went down); it is shown as `paused`, which is what `resume` will treat it as.
-    static func markInterrupted(_ run: RunRecord, store: RunStore) -> RunRecord {
-        guard run.status == .running, let lock = try? store.lock(runID: run.id) else { return run }
-        lock.release()
-        var copy = run
-        copy.status = .paused
-        return copy
-    }
-
     static func date(_ d: Date?) -> String {
         guard let d else { return "" }
         let f = ISO8601DateFormatter()
         return f.string(from: d)
     }
 
-    static func fields(_ r: RunRecord) -> [(String, String)] {
-        [
-            ("id", r.id), ("status", r.status.rawValue), ("task", r.task.rawValue), ("document", r.documentPath),
-            ("mode", r.mode), ("tokens", String(r.tokens)), ("bytes", "\(r.bytes)/\(r.documentSize)"),
-            ("perplexity", r.perplexitySoFar.map { String(format: "%.4f", $0) } ?? ""),
-            ("created", date(r.createdAt)), ("last checkpoint", date(r.lastCheckpointAt)),
-            ("model", r.modelPath),
-        ]
+    /// A `key:` padded to the value column of `runs show`.
+    static func field(_ key: String, _ value: String) -> String {
+        (key + ":").padding(toLength: 17, withPad: " ", startingAt: 0) + value
     }
 
-    static func render(_ runs: [RunRecord], format: OutputFormat) -> String {
+    /// The state with what it means for the user.
+    static func describe(_ run: RunWithState) -> String {
+        switch run.state {
+        case .running:
+            return "running (process \(run.holderPID.map(String.init) ?? "?"))"
+        case .interrupted:
+            return "interrupted (stored as running, but no process holds it: its process died; `sinkstream resume \(run.record.id)` continues)"
+        case .paused:
+            return "paused (`sinkstream resume \(run.record.id)` continues)"
+        case .failed:
+            return "failed (`sinkstream resume \(run.record.id)` retries once the cause is fixed)"
+        case .completed:
+            return "completed"
+        }
+    }
+
+    static func fields(_ run: RunWithState, size: RunStoredSize) -> [(String, String)] {
+        let r = run.record
+        let coverage = StoredRun.coverage(r)
+        return [
+            ("id", r.id), ("status", describe(run)), ("task", r.task.rawValue), ("document", r.documentPath),
+            ("mode", r.mode), ("tokens", String(r.tokens)), ("bytes", "\(r.bytes)/\(r.documentSize)"),
+            ("done", coverage.label + (coverage.limited && r.status == .completed
+                ? ", stopped by --tokens \(coverage.tokenLimit.map(String.init) ?? "")" : "")),
+            ("perplexity", r.perplexitySoFar.map { String(format: "%.4f", $0) } ?? ""),
+            ("created", date(r.createdAt)), ("last checkpoint", date(r.lastCheckpointAt)),
+            ("completed", date(r.completedAt)),
+            ("model", r.modelPath),
+            ("stored", ByteCount.format(size.total) + (size.kvCache > 0 ? " (K/V cache \(ByteCount.format(size.kvCache)))" : "")),
+        ].filter { !$0.1.isEmpty || $0.0 == "perplexity" }
+    }
+
+    static func render(_ runs: [RunWithState], sizes: [String: RunStoredSize], format: OutputFormat) -> String {
         switch format {
         case .json:
-            let objects: [[String: Any]] = runs.map { r in
+            let objects: [[String: Any]] = runs.map { run in
+                let r = run.record
+                let size = sizes[r.id] ?? RunStoredSize()
+                let coverage = StoredRun.coverage(r)
                 var o: [String: Any] = [
-                    "id": r.id, "status": r.status.rawValue, "task": r.task.rawValue, "document": r.documentPath,
+                    "id": r.id, "status": run.state.rawValue, "stored_status": r.status.rawValue,
+                    "task": r.task.rawValue, "document": r.documentPath,
                     "document_sha256": r.documentSHA256, "document_size": r.documentSize, "mode": r.mode,
                     "tokens": r.tokens, "bytes": r.bytes, "model": r.modelPath, "created_at": date(r.createdAt),
-                    "updated_at": date(r.updatedAt),
+                    "updated_at": date(r.updatedAt), "stored_bytes": size.total, "kv_cache_bytes": size.kvCache,
+                    "limited_by_tokens": coverage.limited,
                 ]
+                o["done"] = coverage.fraction ?? NSNull()
+                o["token_limit"] = coverage.tokenLimit ?? NSNull()
+                o["holder_pid"] = run.holderPID.map { Int($0) } ?? NSNull()
                 o["perplexity"] = r.perplexitySoFar ?? NSNull()
                 o["last_checkpoint_at"] = r.lastCheckpointAt.map(date) ?? NSNull()
+                o["completed_at"] = r.completedAt.map(date) ?? NSNull()
                 o["batch"] = r.batchID ?? NSNull()
                 o["error"] = r.errorText ?? NSNull()
                 return o
@@ -128,20 +170,23 @@ enum RunListing {
             let data = (try? JSONSerialization.data(withJSONObject: objects, options: [.prettyPrinted, .sortedKeys])) ?? Data("[]".utf8)
             return String(decoding: data, as: UTF8.self) + "\n"
         case .csv:
-            var out = "id,status,task,document,mode,tokens,bytes,document_size,perplexity,last_checkpoint_at\n"
-            for r in runs {
-                let cells = [r.id, r.status.rawValue, r.task.rawValue, r.documentPath, r.mode, String(r.tokens), String(r.bytes),
-                             String(r.documentSize), r.perplexitySoFar.map { String($0) } ?? "", date(r.lastCheckpointAt)]
+            var out = "id,status,task,document,mode,tokens,bytes,document_size,perplexity,last_checkpoint_at,done,stored_bytes\n"
+            for run in runs {
+                let r = run.record
+                let cells = [r.id, run.state.rawValue, r.task.rawValue, r.documentPath, r.mode, String(r.tokens), String(r.bytes),
+                             String(r.documentSize), r.perplexitySoFar.map { String($0) } ?? "", date(r.lastCheckpointAt),
+                             StoredRun.coverage(r).label, String(sizes[r.id]?.total ?? 0)]
                 out += cells.map(csvQuote).joined(separator: ",") + "\n"
             }
             return out
         case .table:
             if runs.isEmpty { return "no runs yet; `sinkstream score FILE` starts one.\n" }
-            let header = ["ID", "TASK", "STATUS", "MODE", "TOKENS", "DONE", "PPL", "CHECKPOINT", "DOCUMENT"]
-            let rows = runs.map { r -> [String] in
-                let done = StoredRun.fractionDone(r).map { String(format: "%.0f%%", 100 * $0) } ?? ""
-                return [r.id, r.task.rawValue, r.status.rawValue, r.mode, String(r.tokens), done,
-                        r.perplexitySoFar.map { String(format: "%.3f", $0) } ?? "", date(r.lastCheckpointAt),
+            let header = ["ID", "TASK", "STATUS", "MODE", "TOKENS", "DONE", "PPL", "STORED", "CHECKPOINT", "DOCUMENT"]
+            let rows = runs.map { run -> [String] in
+                let r = run.record
+                return [r.id, r.task.rawValue, run.state.rawValue, r.mode, String(r.tokens), StoredRun.coverage(r).label,
+                        r.perplexitySoFar.map { String(format: "%.3f", $0) } ?? "",
+                        ByteCount.format(sizes[r.id]?.total ?? 0), date(r.lastCheckpointAt),
                         (r.documentPath as NSString).lastPathComponent]
             }
             var widths = header.map(\.count)
@@ -156,6 +201,21 @@ enum RunListing {
 
     static func csvQuote(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+    }
+}
+
+/// Byte counts for people: `812 B`, `12.3 KiB`, `394.0 MiB`, `1.2 GiB`.
+enum ByteCount {
+    static func format(_ bytes: Int64) -> String {
+        let units = ["KiB", "MiB", "GiB", "TiB"]
+        if bytes < 1024 { return "\(bytes) B" }
+        var value = Double(bytes) / 1024
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        return String(format: "%.1f", value) + " " + units[unit]
     }
 }
 
@@ -174,10 +234,17 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
-        let store = try storeOptions.open(readOnly: true)
-        guard let record = try store.run(id: runID) else {
-            throw ValidationError("There is no run '\(runID)' in \(store.path); `sinkstream runs` lists them.")
+        do {
+            try export()
+        } catch {
+            throw reportFailure(error)
         }
+    }
+
+    private func export() throws {
+        guard storeOptions.exists else { throw RunError.unknownRun(runID) }
+        let store = try storeOptions.open(readOnly: true)
+        guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
         var t: Int64 = 0
         let out = FileHandle.standardOutput
         while t < record.tokens {

@@ -7,7 +7,10 @@ extension RunStore {
         try read("read run \(id)", runID: id) { db in try RunRecord.fetchOne(db, key: id) }
     }
 
-    /// Runs matching every given filter, oldest first.
+    /// Runs matching every given filter on the *stored* status, oldest first.
+    ///
+    /// A stored `running` may belong to a process that died; `runs(task:state:batchID:)`
+    /// filters by what the runs are really doing and is what listings should use.
     ///
     /// - Parameters:
     ///   - task: Only runs of this task.

@@ -140,15 +140,4 @@ extension RunStore {
             try run.update(db)
         }
     }
-
-    /// Deletes a run and everything stored for it (checkpoints, blocks, metrics, outputs).
-    ///
-    /// - Throws: `StoreError` `.runNotFound` if there is no such run.
-    public func deleteRun(id: String) throws {
-        try write("delete run \(id)", runID: id) { db in
-            guard try RunRecord.deleteOne(db, key: id) else {
-                throw StoreError.runNotFound(id, path: self.path)
-            }
-        }
-    }
 }

@@ -81,3 +81,20 @@ func storeError(_ body: () throws -> Void) -> StoreError? {
         return StoreError(code: .sqlite, path: "", message: "unexpected error type: \(error)")
     }
 }
+
+/// The pid of a process that has exited (a lock file naming it was left by a dead holder).
+func deadPID() throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/bin/true")
+    try process.run()
+    process.waitUntilExit()
+    return process.processIdentifier
+}
+
+/// Writes the lock file a holder killed with `kill -9` leaves behind: its pid, nobody holding it.
+func leaveStaleLockFile(_ store: RunStore, runID: String) throws -> String {
+    try FileManager.default.createDirectory(atPath: store.lockDirectory, withIntermediateDirectories: true)
+    let path = store.lockPath(runID: runID)
+    try Data("\(try deadPID())\n".utf8).write(to: URL(fileURLWithPath: path))
+    return path
+}
