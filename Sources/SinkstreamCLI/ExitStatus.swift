@@ -113,7 +113,12 @@ extension ParsableCommand {
             Foundation.exit(0)
         } catch {
             guard let status = ExitStatus.of(error) else { exit(withError: error) }
-            printError("Error: \(error)")
+            if let store = error as? StoreError, store.code == .runNotFound, let id = store.runID {
+                // The same sentence whichever layer noticed the unknown id.
+                printError("Error: \(RunError.unknownRun(id))")
+            } else {
+                printError("Error: \(error)")
+            }
             Foundation.exit(status.rawValue)
         }
     }

@@ -15,7 +15,7 @@ struct ModelCommand: ParsableCommand {
             abstract: "List the catalog models: size, architecture, instruct or base, whether they are on disk, what they suit.")
 
         func run() throws {
-            print(ModelCatalog.listing())
+            print(ModelCatalog.listing(environment: processEnvironment))
         }
     }
 
@@ -41,7 +41,7 @@ struct ModelCommand: ParsableCommand {
             } else {
                 entry = ModelCatalog.defaultModel
             }
-            let path = entry.cachePath()
+            let path = entry.cachePath(environment: processEnvironment)
             if !force, FileManager.default.fileExists(atPath: path) {
                 let digest = try FileDigest.sha256(path: path)
                 if digest == entry.sha256 {
@@ -50,7 +50,8 @@ struct ModelCommand: ParsableCommand {
                 }
                 logger.warning("the cached \(entry.name) has the wrong checksum; downloading it again")
             }
-            try DefaultModel.fetch(entry, to: path, logger: logger)
+            try DefaultModel.fetch(entry, to: path, logger: logger,
+                                   python: DefaultModel.findExecutable("python3", path: processEnvironment["PATH"]))
             print(path)
         }
     }
@@ -64,7 +65,7 @@ struct ModelCommand: ParsableCommand {
 
         func run() throws {
             let logger = options.makeLogger()
-            let path = try DefaultModel.resolve(explicit: options.model, logger: logger)
+            let path = try DefaultModel.resolve(explicit: options.model, environment: processEnvironment, logger: logger)
             let file = try GGUFFile(path: path, unsupportedTensorTypes: .record)
             let d = ModelDescription(file: file)
             func mb(_ bytes: Int) -> String { String(format: "%.1f MB", Double(bytes) / 1_000_000) }

@@ -33,15 +33,18 @@ struct ModelOptions: ParsableArguments {
 
     /// Resolves (fetching if needed) and loads the model.
     func load(logger: Logger) throws -> LanguageModel {
-        let path = try DefaultModel.resolve(explicit: model, logger: logger)
+        let path = try DefaultModel.resolve(explicit: model, environment: processEnvironment, logger: logger)
         return try LanguageModel(path: path, precision: precision, logger: logger)
     }
 
     /// Resolves (fetching if needed) the model and loads only its tokenizer.
     func loadTokenizer(logger: Logger) throws -> BPETokenizer {
-        try GGUFTokenizer.load(path: try DefaultModel.resolve(explicit: model, logger: logger))
+        try GGUFTokenizer.load(path: try DefaultModel.resolve(explicit: model, environment: processEnvironment, logger: logger))
     }
 }
+
+/// The process's environment: the command line reads it and passes what the library needs.
+let processEnvironment = ProcessInfo.processInfo.environment
 
 /// The command line's logger (standard error).
 func makeLogger(verbose: Bool) -> Logger {

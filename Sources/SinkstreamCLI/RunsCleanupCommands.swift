@@ -22,15 +22,15 @@ extension RunsCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete runs with everything stored for them.",
             discussion: """
-            Deletes the runs' checkpoints, K/V caches, losses, metrics and outputs, and their lock \\
-            files. All or nothing: if an id is unknown, or a live process holds one of the runs, \\
+            Deletes the runs' checkpoints, K/V caches, losses, metrics and outputs, and their lock \
+            files. All or nothing: if an id is unknown, or a live process holds one of the runs, \
             nothing is deleted. The file shrinks (VACUUM) when the freed space is worth it.
 
             Example:
               sinkstream runs delete r3kq7va r8m2xz0
             """)
 
-        @Argument(help: "The run ids (see `sinkstream runs`).")
+        @Argument(help: ArgumentHelp("The run ids (see `sinkstream runs`).", valueName: "run-id"))
         var runIDs: [String] = []
 
         @OptionGroup var storeOptions: StoreOptions
@@ -40,22 +40,18 @@ extension RunsCommand {
         }
 
         func run() throws {
-            do {
-                guard storeOptions.exists else { throw RunError.unknownRun(runIDs[0]) }
-                let store = try storeOptions.open()
-                // Every id first: an unknown one deletes nothing.
-                for id in runIDs where try store.run(id: id) == nil { throw RunError.unknownRun(id) }
-                let before = store.fileBytesOnDisk()
-                let deleted = try store.deleteRuns(ids: runIDs)
-                for run in deleted { print("deleted run \(run.runID) (\(ByteCount.format(run.bytes)))") }
-                let freed = deleted.reduce(0) { $0 + $1.bytes }
-                // Tidy up like prune does: the file shrinks when the freed space pays for a VACUUM.
-                let compaction = try store.prune(PruneOptions(keepCache: true))
-                print("freed \(ByteCount.format(freed)) of stored data" + PruneOutput.fileLine(before: before, report: compaction))
-                if let skipped = compaction.vacuumSkipped { print("not vacuumed: \(skipped)") }
-            } catch {
-                throw reportFailure(error)
-            }
+            guard storeOptions.exists else { throw RunError.unknownRun(runIDs[0]) }
+            let store = try storeOptions.open()
+            // Every id first: an unknown one deletes nothing.
+            for id in runIDs where try store.run(id: id) == nil { throw RunError.unknownRun(id) }
+            let before = store.fileBytesOnDisk()
+            let deleted = try store.deleteRuns(ids: runIDs)
+            for run in deleted { print("deleted run \(run.runID) (\(ByteCount.format(run.bytes)))") }
+            let freed = deleted.reduce(0) { $0 + $1.bytes }
+            // Tidy up like prune does: the file shrinks when the freed space pays for a VACUUM.
+            let compaction = try store.prune(PruneOptions(keepCache: true))
+            print("freed \(ByteCount.format(freed)) of stored data" + PruneOutput.fileLine(before: before, report: compaction))
+            if let skipped = compaction.vacuumSkipped { print("not vacuumed: \(skipped)") }
         }
     }
 
@@ -63,12 +59,12 @@ extension RunsCommand {
         static let configuration = CommandConfiguration(
             abstract: "Free the space of runs nothing needs any more.",
             discussion: """
-            Always drops the K/V caches of completed runs (only resuming needs them, and a \\
-            completed run cannot be resumed; losses, metrics and outputs stay), unless \\
-            --keep-cache. With --completed, deletes completed runs entirely (with --older-than, \\
-            only those completed longer ago than that). Runs that can still go on (running, \\
-            interrupted, paused, failed) are never touched. Removes lock files nobody holds, then \\
-            vacuums the database when that pays (more than a quarter of the file, or 64 MiB, is \\
+            Always drops the K/V caches of completed runs (only resuming needs them, and a \
+            completed run cannot be resumed; losses, metrics and outputs stay), unless \
+            --keep-cache. With --completed, deletes completed runs entirely (with --older-than, \
+            only those completed longer ago than that). Runs that can still go on (running, \
+            interrupted, paused, failed) are never touched. Removes lock files nobody holds, then \
+            vacuums the database when that pays (more than a quarter of the file, or 64 MiB, is \
             free) and no run is running.
 
             Examples:
@@ -98,20 +94,16 @@ extension RunsCommand {
         }
 
         func run() throws {
-            do {
-                guard storeOptions.exists else {
-                    print("nothing to prune: there is no run store at \(storeOptions.path).")
-                    return
-                }
-                let store = try storeOptions.open(readOnly: dryRun)
-                let options = PruneOptions(
-                    deleteCompleted: completed, completedBefore: olderThan.map { Date().addingTimeInterval(-$0.seconds) },
-                    keepCache: keepCache, dryRun: dryRun)
-                let report = try store.prune(options)
-                print(PruneOutput.render(report, path: store.path), terminator: "")
-            } catch {
-                throw reportFailure(error)
+            guard storeOptions.exists else {
+                print("nothing to prune: there is no run store at \(storeOptions.path).")
+                return
             }
+            let store = try storeOptions.open(readOnly: dryRun)
+            let options = PruneOptions(
+                deleteCompleted: completed, completedBefore: olderThan.map { Date().addingTimeInterval(-$0.seconds) },
+                keepCache: keepCache, dryRun: dryRun)
+            let report = try store.prune(options)
+            print(PruneOutput.render(report, path: store.path), terminator: "")
         }
     }
 }

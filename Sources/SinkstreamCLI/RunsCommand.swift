@@ -45,18 +45,14 @@ struct RunsCommand: ParsableCommand {
         }
 
         func run() throws {
-            do {
-                guard storeOptions.exists else {
-                    print(RunListing.render([], sizes: [:], format: format), terminator: "")
-                    return
-                }
-                let store = try storeOptions.open(readOnly: true)
-                let runs = try store.runs(state: status.flatMap(RunState.init(rawValue:)))
-                let sizes = try store.storedSizes()
-                print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
-            } catch {
-                throw reportFailure(error)
+            guard storeOptions.exists else {
+                print(RunListing.render([], sizes: [:], format: format), terminator: "")
+                return
             }
+            let store = try storeOptions.open(readOnly: true)
+            let runs = try store.runs(state: status.flatMap(RunState.init(rawValue:)))
+            let sizes = try store.storedSizes()
+            print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
         }
     }
 
@@ -72,27 +68,23 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func run() throws {
-            do {
-                guard storeOptions.exists else { throw RunError.unknownRun(runID) }
-                let store = try storeOptions.open(readOnly: true)
-                guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
-                let run = store.stateAndHolder(of: record)
-                let size = try store.storedSize(runID: runID)
-                if format != .table {
-                    print(RunListing.render([run], sizes: [runID: size], format: format), terminator: "")
-                    return
-                }
-                let checkpoint = try store.latestCheckpoint(runID: runID)
-                for (key, value) in RunListing.fields(run, size: size) { print(RunListing.field(key, value)) }
-                if let checkpoint {
-                    print(RunListing.field("checkpoint", "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))"))
-                }
-                if let error = record.errorText { print(RunListing.field("error", error)) }
-                print("config:")
-                for (key, value) in ConfigRendering.lines(record.config) { print("  " + key + ": " + value) }
-            } catch {
-                throw reportFailure(error)
+            guard storeOptions.exists else { throw RunError.unknownRun(runID) }
+            let store = try storeOptions.open(readOnly: true)
+            guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
+            let run = store.stateAndHolder(of: record)
+            let size = try store.storedSize(runID: runID)
+            if format != .table {
+                print(RunListing.render([run], sizes: [runID: size], format: format), terminator: "")
+                return
             }
+            let checkpoint = try store.latestCheckpoint(runID: runID)
+            for (key, value) in RunListing.fields(run, size: size) { print(RunListing.field(key, value)) }
+            if let checkpoint {
+                print(RunListing.field("checkpoint", "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))"))
+            }
+            if let error = record.errorText { print(RunListing.field("error", error)) }
+            print("config:")
+            for (key, value) in ConfigRendering.lines(record.config) { print("  " + key + ": " + value) }
         }
     }
 }
@@ -234,11 +226,7 @@ struct ExportCommand: ParsableCommand {
     @OptionGroup var storeOptions: StoreOptions
 
     func run() throws {
-        do {
-            try export()
-        } catch {
-            throw reportFailure(error)
-        }
+        try export()
     }
 
     private func export() throws {

@@ -8,13 +8,14 @@ struct StoreOptions: ParsableArguments {
     var db: String?
 
     /// The database path in use.
-    var path: String { db ?? RunStore.defaultPath() }
+    var path: String { db ?? RunStore.defaultPath(environment: processEnvironment) }
 
     /// Whether the database file exists yet.
     var exists: Bool { FileManager.default.fileExists(atPath: path) }
 
     func open(readOnly: Bool = false) throws -> RunStore {
-        let path = db ?? RunStore.defaultPath()
-        return try RunStore(path: path, readOnly: readOnly)
+        // Fault injection for the crash tests: hold each checkpoint transaction open N ms.
+        let delay = processEnvironment["SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS"].flatMap(Double.init).map { $0 / 1000 }
+        return try RunStore(path: path, readOnly: readOnly, checkpointCommitDelay: delay)
     }
 }

@@ -7,7 +7,7 @@ extension RunStore {
     /// `XDG_DATA_HOME` defaults to `$HOME/.local/share`.
     /// - Parameter environment: The process environment (injectable for tests).
     /// - Returns: The path; if the directory cannot be created, opening the store reports why.
-    public static func defaultPath(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+    public static func defaultPath(environment: [String: String]) -> String {
         let path: String
         if let explicit = environment["SINKSTREAM_DB"], !explicit.isEmpty {
             path = explicit

@@ -35,20 +35,20 @@ public final class RunStore: Sendable {
     /// - Parameters:
     ///   - path: The database file. Its directory must exist (see `defaultPath(environment:)`).
     ///   - readOnly: Open without writing anything; the database must already exist.
+    ///   - checkpointCommitDelay: fault injection for crash tests (nil: off): every checkpoint
+    ///     transaction is held open this many seconds before it commits, so that a test can kill
+    ///     the process in the middle of one (the command line sets it from
+    ///     `SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS`).
     /// - Throws: `StoreError` with code `.foreignDatabase` (another program's database),
     ///   `.newerSchema` (written by a newer Sinkstream), `.corruptDatabase`,
     ///   `.readOnlyLocation`, `.missingDirectory`, `.notInitialized`, `.diskFull` or `.sqlite`.
-    public convenience init(path: String, readOnly: Bool = false) throws {
-        try self.init(path: path, readOnly: readOnly, hooks: Self.environmentHooks())
-    }
-
-    /// Fault injection for crash tests, off unless the variable is set:
-    /// `SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS=N` holds every checkpoint transaction open for N ms
-    /// before it commits, so that a test can kill the process in the middle of a checkpoint.
-    static func environmentHooks() -> Hooks {
-        guard let value = ProcessInfo.processInfo.environment["SINKSTREAM_FAULT_CHECKPOINT_DELAY_MS"],
-              let ms = UInt32(value), ms > 0 else { return Hooks() }
-        return Hooks(beforeCheckpointCommit: { _ in usleep(ms * 1000) })
+    public convenience init(path: String, readOnly: Bool = false, checkpointCommitDelay: Double? = nil) throws {
+        var hooks = Hooks()
+        if let delay = checkpointCommitDelay, delay > 0 {
+            let microseconds = UInt32(min(delay, 3600) * 1_000_000)
+            hooks.beforeCheckpointCommit = { _ in usleep(microseconds) }
+        }
+        try self.init(path: path, readOnly: readOnly, hooks: hooks)
     }
 
     init(path: String, readOnly: Bool, hooks: Hooks) throws {
