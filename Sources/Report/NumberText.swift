@@ -1,9 +1,9 @@
 import Foundation
 
 /// Locale-independent number formatting shared by the renderers.
-enum NumberText {
+public enum NumberText {
     /// An integer with comma thousands separators: `12345` → `12,345`.
-    static func grouped(_ value: Int) -> String {
+    public static func grouped(_ value: Int) -> String {
         let digits = String(value.magnitude)
         var out = ""
         out.reserveCapacity(digits.count + digits.count / 3 + 1)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 import Streaming
 
 /// How eviction works in `sink` mode.
@@ -58,7 +59,7 @@ struct AttentionOptions: ParsableArguments {
     static let chunkRange = 1...4096
 
     @Option(parsing: .unconditional,
-            help: ArgumentHelp("Attention-sink tokens kept forever (sink mode; \(sinkRange.lowerBound)…\(grouped(sinkRange.upperBound))).",
+            help: ArgumentHelp("Attention-sink tokens kept forever (sink mode; \(sinkRange.lowerBound)…\(NumberText.grouped(sinkRange.upperBound))).",
                                valueName: "n"))
     var sinks: Int?
 
@@ -77,10 +78,10 @@ struct AttentionOptions: ParsableArguments {
 
     func validate() throws {
         if let sinks, !Self.sinkRange.contains(sinks) {
-            throw ValidationError("Please give --sinks a value between \(Self.sinkRange.lowerBound) and \(grouped(Self.sinkRange.upperBound)); got \(sinks).")
+            throw ValidationError("Please give --sinks a value between \(Self.sinkRange.lowerBound) and \(NumberText.grouped(Self.sinkRange.upperBound)); got \(sinks).")
         }
         if let window, !Self.windowRange.contains(window) {
-            throw ValidationError("Please give --window a value between \(Self.windowRange.lowerBound) and \(grouped(Self.windowRange.upperBound)); got \(window).")
+            throw ValidationError("Please give --window a value between \(Self.windowRange.lowerBound) and \(NumberText.grouped(Self.windowRange.upperBound)); got \(window).")
         }
         if let chunk, !Self.chunkRange.contains(chunk) {
             throw ValidationError("Please give --chunk a value between \(Self.chunkRange.lowerBound) and \(Self.chunkRange.upperBound); got \(chunk).")
@@ -139,15 +140,4 @@ struct AttentionOptions: ParsableArguments {
                 : .sinkBatch(sinks: sinkCount, window: windowTokens, evict: eviction.entries)
         }
     }
-}
-
-/// `1234567` → `1,234,567`.
-func grouped(_ value: Int) -> String {
-    let digits = String(value.magnitude)
-    var out = ""
-    for (i, ch) in digits.enumerated() {
-        if i > 0, (digits.count - i) % 3 == 0 { out.append(",") }
-        out.append(ch)
-    }
-    return (value < 0 ? "-" : "") + out
 }

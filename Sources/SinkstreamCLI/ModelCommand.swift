@@ -51,7 +51,7 @@ struct ModelCommand: ParsableCommand {
                 logger.warning("the cached \(entry.name) has the wrong checksum; downloading it again")
             }
             try DefaultModel.fetch(entry, to: path, logger: logger,
-                                   python: DefaultModel.findExecutable("python3", path: processEnvironment["PATH"]))
+                                   searchPath: processEnvironment["PATH"])
             print(path)
         }
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Report
 
 /// How progress is shown on standard error.
 enum ProgressStyle: String, ExpressibleByArgument, CaseIterable {
@@ -136,7 +137,7 @@ final class ProgressDisplay {
             parts.append(s.phase == "reduce" ? "summarizing the notes" : "section \(section)/\(s.sections.map(String.init) ?? "?")")
         }
         parts.append(String(format: "%.1f%%", 100 * s.fraction))
-        parts.append("\(grouped(s.tokens)) tokens")
+        parts.append("\(NumberText.grouped(s.tokens)) tokens")
         parts.append(String(format: "%.0f tok/s", rate))
         if let p = s.perplexity, p.isFinite { parts.append(String(format: "ppl %.3f", p)) }
         if let g = s.generating, g > 0 { parts.append("generating \(g)") }
