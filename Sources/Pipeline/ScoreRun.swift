@@ -35,12 +35,13 @@ public struct RunProgressReport: Sendable {
 /// metric buckets — in one transaction. ``resume(runID:store:model:)`` continues from the latest
 /// checkpoint with bit-identical results.
 public final class ScoreRun {
-    public let runID: String
-    public let store: RunStore
     public let model: LanguageModel
     public let config: ScoreConfiguration
-    public let documentPath: String
-    public let documentSize: Int64
+    public var runID: String { lifecycle.runID }
+    public var store: RunStore { lifecycle.store }
+    /// The document (absolute path) and its size when the run was registered.
+    public var documentPath: String { lifecycle.record.documentPath }
+    public var documentSize: Int64 { lifecycle.record.documentSize }
     private let reader: DocumentReader
     private let engine: InferenceEngine
     private let session: StreamSession?
@@ -94,12 +95,8 @@ public final class ScoreRun {
     private init(lifecycle: RunLifecycle, model: LanguageModel, config: ScoreConfiguration, reader: DocumentReader,
                  threads: Int, state: ScoreState) throws {
         self.lifecycle = lifecycle
-        runID = lifecycle.runID
-        store = lifecycle.store
         self.model = model
         self.config = config
-        documentPath = lifecycle.record.documentPath
-        documentSize = lifecycle.record.documentSize
         self.reader = reader
         self.state = state
         let maxVisible = config.mode.maxVisible(contextLength: model.config.contextLength)

@@ -35,12 +35,13 @@ public struct TaskProgress: Sendable {
 /// transaction. ``resume(runID:store:model:modelSHA256:threads:)`` continues bit-identically,
 /// also in the middle of a generation.
 public final class TaskRun {
-    public let runID: String
-    public let store: RunStore
     public let model: LanguageModel
     public let config: TaskConfiguration
-    public let documentPath: String
-    public let documentSize: Int64
+    public var runID: String { lifecycle.runID }
+    public var store: RunStore { lifecycle.store }
+    /// The document (absolute path) and its size when the run was registered.
+    public var documentPath: String { lifecycle.record.documentPath }
+    public var documentSize: Int64 { lifecycle.record.documentSize }
     let reader: DocumentReader
     let session: StreamSession
     let lifecycle: RunLifecycle
@@ -110,12 +111,8 @@ public final class TaskRun {
     private init(lifecycle: RunLifecycle, model: LanguageModel, config: TaskConfiguration, reader: DocumentReader,
                  threads: Int, template: ChatTemplate, state: TaskState, generator: Xoshiro256?) throws {
         self.lifecycle = lifecycle
-        runID = lifecycle.runID
-        store = lifecycle.store
         self.model = model
         self.config = config
-        documentPath = lifecycle.record.documentPath
-        documentSize = lifecycle.record.documentSize
         self.reader = reader
         self.template = template
         self.state = state
