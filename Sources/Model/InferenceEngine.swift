@@ -92,9 +92,11 @@ public final class InferenceEngine {
     }
 
     /// K/V storage for this engine's model: global layers shaped `sinkCapacity + ringCapacity`
-    /// (the attention mode's cache), sliding layers their own window.
-    public func makeStorage(sinkCapacity: Int, ringCapacity: Int) -> LayeredKVStorage {
-        LayeredKVStorage(config: c, sinkCapacity: sinkCapacity, ringCapacity: ringCapacity, maxChunk: maxChunk,
+    /// (the attention mode's cache), sliding layers their own window plus a chunk; `reserve`
+    /// more slots in every ring keep the rows of `reserve` further tokens from overwriting the
+    /// rows of tokens the cache has evicted meanwhile (a branch of the stream that is rewound).
+    public func makeStorage(sinkCapacity: Int, ringCapacity: Int, reserve: Int = 0) -> LayeredKVStorage {
+        LayeredKVStorage(config: c, sinkCapacity: sinkCapacity, ringCapacity: ringCapacity + reserve, maxChunk: maxChunk + reserve,
                          element: kvElement)
     }
 

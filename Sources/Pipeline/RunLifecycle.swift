@@ -153,13 +153,15 @@ public final class RunLifecycle {
 
     /// The cache's part of the next checkpoint: the K/V rows of `session`'s tokens that became
     /// live at or after `writtenUpTo` (earlier ones are stored already), the live ranges and the
-    /// cache's bookkeeping. Empty for a run without a cache (recompute).
-    public func cacheRows(_ session: StreamSession?, from writtenUpTo: Int) throws -> CheckpointCache {
+    /// cache's bookkeeping. Empty for a run without a cache (recompute). In a branch of the
+    /// stream, `fork` is the point the branch rewinds to: the rows live there stay stored too.
+    public func cacheRows(_ session: StreamSession?, from writtenUpTo: Int, fork: StreamFork? = nil) throws -> CheckpointCache {
         guard let session else { return CheckpointCache(blocks: [], liveRanges: [], state: Data(), position: nil) }
         let live = session.liveRanges
+        let kept = Self.union(live + (fork?.liveRanges ?? []))
         return CheckpointCache(
             blocks: CacheRows.export(session, live: live, from: writtenUpTo, runID: runID),
-            liveRanges: live.map { Int64($0.lowerBound)..<Int64($0.upperBound) },
+            liveRanges: kept.map { Int64($0.lowerBound)..<Int64($0.upperBound) },
             state: try JSONEncoder().encode(CacheSnapshot(position: session.position, policy: session.cache.state)),
             position: session.position)
     }
@@ -177,14 +179,37 @@ public final class RunLifecycle {
     }
 
     /// Restores `session`'s bookkeeping and the K/V rows of its live tokens from `checkpoint`,
-    /// which must have been written at stream position `position`.
-    public func restore(_ session: StreamSession, from checkpoint: CheckpointRecord, position: Int) throws {
+    /// which must have been written at stream position `position`. A checkpoint written in a
+    /// branch restores the rows live at its `fork` first (the branch's window may have evicted
+    /// them; rewinding needs them), then the branch's.
+    public func restore(_ session: StreamSession, from checkpoint: CheckpointRecord, position: Int, fork: StreamFork? = nil) throws {
         let snapshot = try decode(CacheSnapshot.self, from: checkpoint.cacheState, what: "cache state")
         guard snapshot.position == position else {
             throw RunError.damaged(runID, "its checkpoint is inconsistent (cache at token \(snapshot.position), the rest at \(position))")
         }
+        if let fork {
+            do {
+                try session.restore(position: fork.position, cacheState: fork.cacheState)
+            } catch {
+                throw RunError.damaged(runID, "its checkpoint's branch point cannot be restored (\(error))")
+            }
+            try CacheRows.restore(session, runID: runID, store: store)
+        }
         try session.restore(position: snapshot.position, cacheState: snapshot.policy)
         try CacheRows.restore(session, runID: runID, store: store)
+    }
+
+    /// Sorted, merged ranges.
+    static func union(_ ranges: [Range<Int>]) -> [Range<Int>] {
+        var merged: [Range<Int>] = []
+        for r in ranges.filter({ !$0.isEmpty }).sorted(by: { $0.lowerBound < $1.lowerBound }) {
+            if let last = merged.last, r.lowerBound <= last.upperBound {
+                merged[merged.count - 1] = last.lowerBound..<max(last.upperBound, r.upperBound)
+            } else {
+                merged.append(r)
+            }
+        }
+        return merged
     }
 
     /// Marks the run completed (after its final checkpoint); its K/V blocks go unless the

@@ -83,6 +83,12 @@ struct RunsCommand: ParsableCommand {
                 print(RunListing.field("checkpoint", "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))"))
             }
             if let error = record.errorText { print(RunListing.field("error", error)) }
+            // Replies of a task run that failed their checks (see ReplyCheck), retried or not.
+            let warnings = record.task == .score ? [] : try store.outputs(runID: runID).filter { $0.kind == "warning" }
+            if !warnings.isEmpty {
+                print(RunListing.field("warnings", "\(warnings.count) replies failed a check"))
+                for w in warnings { print("  - " + w.text) }
+            }
             print("config:")
             for (key, value) in ConfigRendering.lines(record.config) { print("  " + key + ": " + value) }
         }

@@ -12,6 +12,11 @@ enum TaskDriver {
     static func runBatch(files: [String], kind: TaskKind, storeOptions: StoreOptions, options: ModelOptions, output: ProgressOptions, allowBase: Bool,
                          configuration: (String) -> TaskConfiguration) throws {
         let store = try storeOptions.open()
+        var options = options
+        if options.model == nil, (processEnvironment["SINKSTREAM_MODEL"] ?? "").isEmpty {
+            options.model = ModelCatalog.taskModelName
+            output.notice("model: \(ModelCatalog.taskModelName) (the \(kind.rawValue) default, chosen by measurement; --model overrides)")
+        }
         let model = try options.load(logger: options.makeLogger())
         let modelSHA = try FileDigest.sha256(path: model.path)
         if let dir = files.first.flatMap({ configuration($0).outputPath }).map({ ($0 as NSString).deletingLastPathComponent }) {

@@ -4,6 +4,7 @@ import Kernels
 import Tasks
 
 extension ChatTemplate: ExpressibleByArgument {}
+extension TaskContext: ExpressibleByArgument {}
 extension SummaryLength: ExpressibleByArgument {}
 
 /// Options shared by `summarize` and `translate`.
@@ -55,6 +56,15 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
     var checkpointSeconds: Double = 30
 
+    @Option(help: ArgumentHelp("What each section's generation sees: fresh (the instruction and the section alone, each in a fresh context; the default, which measured best with the catalog's small models) or stream (a branch of the document stream: the attention sinks and the recent document before the instruction and the section; the branch is dropped afterwards, so no reply stays in the stream).", valueName: "fresh|stream"))
+    var context: TaskContext = .fresh
+
+    @Flag(help: "Use the naive prompts (the section, then a plain instruction, in one message) instead of the tuned ones; with the default fresh context this is the naive baseline.")
+    var plainPrompts = false
+
+    @Flag(help: "Translations: show each section the previous section and its translation as an example (it measured worse with the catalog's small models, which copy the example's opening).")
+    var memo = false
+
     @Flag(help: "Keep the K/V blocks of the final checkpoint when the run completes (by default they are dropped).")
     var keepCache = false
 
@@ -86,7 +96,7 @@ struct TaskOptions: ParsableArguments {
             template: template, sampling: SamplingConfiguration(temperature: temperature, topK: topK, topP: topP, seed: seed),
             copyGuard: copyGuard > 0 ? CopyGuard(n: copyGuard) : nil, noRepeat: noRepeat > 0 ? CopyGuard(n: noRepeat) : nil,
             checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
-            outputPath: outputPath, format: jsonl ? .jsonl : .text, keepCache: keepCache)
+            outputPath: outputPath, format: jsonl ? .jsonl : .text, keepCache: keepCache, context: context, memo: memo, plainPrompts: plainPrompts)
     }
 
     /// Where an input's result goes: --output, a file in --output-dir, or nil (standard output).

@@ -1,5 +1,20 @@
 import Model
 
+/// A point of a ``StreamSession`` to rewind to (see ``StreamSession/fork()``); `Codable`, so a
+/// run checkpointed in the middle of a branch resumes there.
+public struct StreamFork: Codable, Sendable, Equatable {
+    public var position: Int
+    public var cacheState: [Int]
+    /// The tokens live at the fork (their rows must stay stored while the branch runs).
+    public var liveRanges: [Range<Int>]
+
+    public init(position: Int, cacheState: [Int], liveRanges: [Range<Int>]) {
+        self.position = position
+        self.cacheState = cacheState
+        self.liveRanges = liveRanges
+    }
+}
+
 /// One token stream through the model under one attention mode: the cache policy, its storage
 /// and the engine. Scoring and generation both go through ``process(_:targets:logits:)``.
 public final class StreamSession {
@@ -9,16 +24,40 @@ public final class StreamSession {
     /// Tokens processed so far (the next token's index).
     public private(set) var position = 0
 
+    /// Tokens a branch may add before it is rewound (see ``fork()``).
+    public let branchCapacity: Int
+
+    /// - Parameter branchCapacity: the most tokens a branch of the stream may hold (its rows
+    ///   take extra ring slots, so that rewinding finds the rows the branch's window evicted).
     /// - Throws: ``StreamingError`` if the mode is `recompute` (it has no cache; use
     ///   ``RecomputeScorer``).
-    public init(engine: InferenceEngine, mode: AttentionMode) throws {
+    public init(engine: InferenceEngine, mode: AttentionMode, branchCapacity: Int = 0) throws {
         guard let cache = mode.makeCache(contextLength: engine.model.config.contextLength) else {
             throw StreamingError(code: "streaming.no-cache", message: "recompute mode has no cache; it is scored by RecomputeScorer.")
         }
         self.engine = engine
         self.cache = cache
         let shape = cache.storageShape(maxChunk: engine.maxChunk)
-        storage = engine.makeStorage(sinkCapacity: shape.sinks, ringCapacity: shape.ring)
+        self.branchCapacity = max(0, branchCapacity)
+        storage = engine.makeStorage(sinkCapacity: shape.sinks, ringCapacity: shape.ring, reserve: self.branchCapacity)
+    }
+
+    /// The point to come back to after a branch: the position, the cache policy's bookkeeping
+    /// and the tokens whose rows must survive the branch (as a checkpoint needs them).
+    public func fork() -> StreamFork {
+        StreamFork(position: position, cacheState: cache.state, liveRanges: liveRanges)
+    }
+
+    /// Drops everything processed since `fork` (at most ``branchCapacity`` tokens, which never
+    /// overwrote a row the fork point holds): the stream continues as if the branch had not
+    /// been. No K/V row is copied.
+    /// - Throws: ``StreamingError`` when the branch grew past the capacity (its rows may have
+    ///   overwritten the fork point's) or the fork is from a later point.
+    public func rewind(to fork: StreamFork) throws {
+        guard fork.position <= position, position - fork.position <= branchCapacity + engine.maxChunk else {
+            throw StreamingError(code: "streaming.branch", message: "a branch of \(position - fork.position) tokens cannot be rewound to token \(fork.position) (room for \(branchCapacity)).")
+        }
+        try restore(position: fork.position, cacheState: fork.cacheState)
     }
 
     /// The tokens whose K/V rows some layer still holds: the cache policy's, and those a

@@ -17,11 +17,22 @@ public enum SummaryLength: String, Codable, Sendable, CaseIterable {
     /// About how many words the summary asks for.
     public var words: Int {
         switch self {
-        case .short: 60
-        case .medium: 150
-        case .long: 300
+        case .short: 70
+        case .medium: 180
+        case .long: 360
         }
     }
+}
+
+/// What each section's generation sees.
+public enum TaskContext: String, Codable, Sendable, CaseIterable {
+    /// A branch of the document stream: the sinks and the recent document tokens, then the
+    /// section with the instruction; the branch is rewound afterwards, so no reply stays in
+    /// the stream.
+    case stream
+    /// A fresh context per section, the section with the instruction only (the naive
+    /// baseline: no streaming at all).
+    case fresh
 }
 
 /// How a task's result is written.
@@ -72,6 +83,12 @@ public struct TaskConfiguration: RunConfiguration, Equatable {
     public var format: TaskOutputFormat
     /// Keep the final checkpoint's K/V blocks when the run completes (nil: no).
     public var keepCache: Bool?
+    /// What each generation sees (nil: `stream`, the runs stored before `fresh` was the default).
+    public var context: TaskContext?
+    /// Translations: show the previous section and its translation to the next (nil: no).
+    public var memo: Bool?
+    /// The naive prompts (the text, then a plain instruction, in one message), for baselines.
+    public var plain: Bool?
 
     public var keepsCache: Bool { keepCache ?? false }
 
@@ -81,7 +98,8 @@ public struct TaskConfiguration: RunConfiguration, Equatable {
                 language: String? = nil, style: String? = nil, template: ChatTemplate? = nil,
                 sampling: SamplingConfiguration = SamplingConfiguration(), repetition: RepetitionGuard = RepetitionGuard(), copyGuard: CopyGuard? = nil,
                 noRepeat: CopyGuard? = nil, checkpointEveryTokens: Int = 4096, checkpointEverySeconds: Double = 30, replaceInvalid: Bool = false,
-                outputPath: String? = nil, format: TaskOutputFormat = .text, keepCache: Bool = false) {
+                outputPath: String? = nil, format: TaskOutputFormat = .text, keepCache: Bool = false,
+                context: TaskContext = .fresh, memo: Bool = false, plainPrompts: Bool = false) {
         self.kind = kind
         self.precision = precision
         self.sinks = sinks
@@ -104,7 +122,18 @@ public struct TaskConfiguration: RunConfiguration, Equatable {
         self.outputPath = outputPath
         self.format = format
         self.keepCache = keepCache ? true : nil
+        self.context = context
+        self.memo = memo
+        self.plain = plainPrompts ? true : nil
     }
+
+    /// Whether the prompts are the naive ones.
+    public var plainPrompts: Bool { plain ?? false }
+
+    /// What each generation sees.
+    public var generationContext: TaskContext { context ?? .stream }
+    /// Whether a translated section is shown to the next one.
+    public var carriesMemo: Bool { kind == .translate && (memo ?? false) }
 
     /// The attention mode of the run's single stream.
     public var mode: AttentionMode {

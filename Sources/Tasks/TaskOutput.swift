@@ -111,7 +111,7 @@ extension TaskRun {
             return config.format == .jsonl ? TaskOutput.summaryJSONL(outputs: outputs)
                 : TaskOutput.summaryMarkdown(documentPath: documentPath, outputs: outputs)
         case .translate:
-            return try outputs.map { try renderSection($0) }.joined()
+            return try outputs.filter { $0.kind == "section" }.map { try renderSection($0) }.joined()
         }
     }
 
@@ -127,7 +127,7 @@ extension TaskRun {
     }
 
     func appendToOutputFile(_ output: OutputChunk) throws {
-        guard config.kind == .translate, let path = config.outputPath else { return }
+        guard config.kind == .translate, output.kind == "section", let path = config.outputPath else { return }
         try TaskOutput.append(try renderSection(output), to: path)
     }
 

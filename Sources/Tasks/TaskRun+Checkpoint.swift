@@ -6,7 +6,7 @@ import Streaming
 extension TaskRun {
     /// Writes a checkpoint (one transaction) and sets the run's status.
     public func checkpoint(status: RunStatus) throws {
-        let cache = try lifecycle.cacheRows(session, from: state.kvWrittenUpTo)
+        let cache = try lifecycle.cacheRows(session, from: state.kvWrittenUpTo, fork: state.fork)
         state.kvWrittenUpTo = session.position
         let write = CheckpointWrite(
             runID: runID, tokenIndex: Int64(session.position), byteOffset: reader.bytesRead,

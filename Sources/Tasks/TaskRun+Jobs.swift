@@ -31,16 +31,24 @@ extension TaskRun {
             state.sections += 1
             state.counters.sourceTokens += section.tokenIDs.count
             let text = model.tokenizer.decode(section.tokenIDs)
-            let message = config.kind == .summarize
-                ? TaskPrompts.note(section: text)
-                : TaskPrompts.translate(section: text, language: config.language, style: config.style)
+            let messages: [ChatTemplate.Message] = config.kind == .summarize
+                ? [.init(role: "user", content: TaskPrompts.note(section: text, plain: config.plainPrompts))]
+                : TaskPrompts.translation(section: text, language: config.language, style: config.style, plain: config.plainPrompts)
+            // The section streams into the document stream after its branch is rewound.
+            if config.generationContext == .stream { state.streamPending = section.tokenIDs }
             // A translation is about as long as its source: a cap keeps a small model that
             // does not stop from inventing a page after every short section.
             let limit = config.kind == .summarize ? config.maxTokens
                 : min(config.maxTokens, Self.translationLimit(sourceTokens: section.tokenIDs.count))
+            var example: [ChatTemplate.Message] = []
+            if config.carriesMemo, let memo = state.memo {
+                let prompt = TaskPrompts.translation(section: memo.source, language: config.language, style: config.style, plain: config.plainPrompts)
+                example = prompt.filter { $0.role != "system" } + [.init(role: "assistant", content: memo.rendering)]
+            }
             try begin(TaskJob(kind: config.kind == .summarize ? Self.noteKind(level: 0) : "section",
-                              byteStart: section.byteStart, byteEnd: section.byteEnd, maxTokens: limit),
-                      message: message)
+                              byteStart: section.byteStart, byteEnd: section.byteEnd, maxTokens: limit,
+                              source: config.carriesMemo ? text : nil, sectionText: config.kind == .summarize ? text : nil),
+                      messages: Array(messages.prefix { $0.role == "system" }) + example + messages.filter { $0.role != "system" })
             return true
         case .reduce:
             let groups = try noteGroups(level: state.reduceLevel)
@@ -50,7 +58,7 @@ extension TaskRun {
                 let message = TaskPrompts.summary(notes: texts, words: config.length.words)
                 let promptTokens = model.tokenizer.encode(message, parseSpecial: false).count + TaskConfiguration.promptOverhead
                 let room = config.window - promptTokens
-                let maxTokens = max(16, min(config.length.words * 2, room))
+                let maxTokens = max(16, min(config.length.words * 17 / 10, room))
                 try begin(TaskJob(kind: "summary", byteStart: 0, byteEnd: documentSize, maxTokens: maxTokens), message: message)
                 state.phase = .done  // after this job
                 return true
@@ -72,11 +80,29 @@ extension TaskRun {
         }
     }
 
+    /// Starts a job in a branch of the stream (or, in a `fresh` run, from the empty stream):
+    /// its prompt is a conversation of its own.
     private func begin(_ job: TaskJob, message: String) throws {
-        var feed = state.turnOpen ? endOfTurn : []
-        feed += try template.encode([.init(role: "user", content: message)], tokenizer: model.tokenizer)
+        try begin(job, messages: [.init(role: "user", content: message)])
+    }
+
+    private func begin(_ job: TaskJob, messages: [ChatTemplate.Message]) throws {
+        state.fork = config.generationContext == .stream ? session.fork() : freshPoint
+        if let fork = state.fork, fork.position == 0, session.position > 0 {
+            try session.restore(position: 0, cacheState: fork.cacheState)
+        }
+        var job = job
+        job.messages = messages
         state.job = job
-        state.toFeed = feed
+        state.toFeed = try promptTokens(messages)
+    }
+
+    /// The tokens of a prompt conversation at the session's position.
+    func promptTokens(_ messages: [ChatTemplate.Message]) throws -> [Int32] {
+        var feed = try template.encode(messages, tokenizer: model.tokenizer)
+        // A BOS belongs at the start of a stream only.
+        if session.position > 0, let bos = model.tokenizer.bosID, feed.first == bos { feed.removeFirst() }
+        return feed
     }
 
     /// How many sections the document has: a pass of the reader and the splitter over the whole

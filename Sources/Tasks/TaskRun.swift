@@ -47,6 +47,8 @@ public final class TaskRun {
     let lifecycle: RunLifecycle
     let template: ChatTemplate
     let endOfTurn: [Int32]
+    /// The empty stream (where every job of a `fresh` run starts).
+    let freshPoint: StreamFork
     var state: TaskState
     var sampler: TaskSampler
     var unsavedOutputs: [OutputChunk] = []
@@ -103,7 +105,10 @@ public final class TaskRun {
                                         replaceInvalid: config.replaceInvalid, restoring: checkpoint?.tokenizerState, blockSize: 1 << 14)
         let run = try TaskRun(lifecycle: lifecycle, model: model, config: config, reader: reader, threads: threads,
                               template: template, state: state, generator: generator)
-        if let checkpoint { try lifecycle.restore(run.session, from: checkpoint, position: state.kvWrittenUpTo) }
+        if let checkpoint {
+            try lifecycle.restore(run.session, from: checkpoint, position: state.kvWrittenUpTo,
+                                  fork: state.fork.flatMap { $0.position > 0 ? $0 : nil })
+        }
         try run.rewriteOutputFile()
         return run
     }
@@ -120,7 +125,11 @@ public final class TaskRun {
         endOfTurn = try template.endOfTurn(tokenizer: model.tokenizer)
         let engine = InferenceEngine(model: model, threads: threads, maxChunk: config.chunk,
                                      maxContext: config.mode.maxVisible(contextLength: model.config.contextLength))
-        session = try StreamSession(engine: engine, mode: config.mode)
+        // A branch holds a prompt and its reply, which the configuration fits in the window.
+        let session = try StreamSession(engine: engine, mode: config.mode,
+                                        branchCapacity: config.generationContext == .stream ? config.window + config.sinks : 0)
+        self.session = session
+        freshPoint = session.fork()
     }
 
     static func template(config: TaskConfiguration, model: LanguageModel) throws -> ChatTemplate {
@@ -144,7 +153,7 @@ public final class TaskRun {
     }
 
     private func loop(shouldStop: () -> Bool, progress: (TaskProgress) -> Void) throws -> RunOutcome {
-        lifecycle.startInterval(at: session.position)
+        lifecycle.startInterval(at: processedTokens)
         let sectionsTotal = state.phase == .sections ? try countSections() : state.sections
         while state.phase != .done || state.job != nil {
             if shouldStop() {
@@ -157,7 +166,7 @@ public final class TaskRun {
             try step()
             progress(TaskProgress(sections: state.sections, sectionsTotal: sectionsTotal, bytesDone: state.job?.byteEnd ?? documentSize, documentSize: documentSize,
                                   phase: state.phase.rawValue, generating: state.job?.generated.count ?? 0, counters: state.counters))
-            if lifecycle.checkpointDue(at: session.position) { try checkpoint(status: .running) }
+            if lifecycle.checkpointDue(at: processedTokens) { try checkpoint(status: .running) }
         }
         try checkpoint(status: .running)
         try writeFinalOutput()
@@ -185,6 +194,7 @@ public final class TaskRun {
             state.counters.generatedTokens += 1
             if let loop = config.repetition.loopLength(job.generated) {
                 job.generated.removeLast(loop)
+                job.loopCut = true
                 stop = true
             } else if job.generated.count >= job.maxTokens {
                 stop = true
@@ -195,15 +205,74 @@ public final class TaskRun {
         if stop { try finish(job) }
     }
 
-    /// Stores the job's output; a translated section is checkpointed and appended to the output file at once.
+    /// Drops the branch the job ran in (the stream continues from its fork point).
+    private func rewindBranch(keepingFork: Bool) throws {
+        guard let fork = state.fork else { return }
+        if fork.position == 0 {
+            try session.restore(position: 0, cacheState: fork.cacheState)
+        } else {
+            try session.rewind(to: fork)
+        }
+        state.kvWrittenUpTo = min(state.kvWrittenUpTo, fork.position)
+        if !keepingFork { state.fork = nil }
+    }
+
+    /// Tokens fed and generated so far (the checkpoint interval counts these: the stream's
+    /// position goes back when a branch is rewound).
+    var processedTokens: Int { state.counters.promptTokens + state.counters.generatedTokens }
+
+    /// Checks the reply (retrying once with the other prompt when it fails), stores it (with a
+    /// warning output when it still fails), rewinds its branch and streams the section's
+    /// document tokens; a translated section is checkpointed and appended to the output file at once.
     private func finish(_ job: TaskJob) throws {
-        let text = model.tokenizer.decode(job.generated).trimmingCharacters(in: .whitespacesAndNewlines)
+        var text = model.tokenizer.decode(job.generated).trimmingCharacters(in: .whitespacesAndNewlines)
+        if job.generated.count >= job.maxTokens || job.kind == "summary" { text = ReplyCheck.trimmedToSentence(text) }
+        let earlier = (try store.outputs(runID: runID) + unsavedOutputs).filter { $0.kind == job.kind }.map(\.text)
+        let problems = ReplyCheck.problems(text, earlier: earlier, loopCut: job.loopCut ?? false,
+                                           language: config.kind == .translate ? config.language : nil,
+                                           source: job.kind == "note" ? job.sectionText : nil)
+        // The naive prompts are the baseline: one attempt, as it came.
+        if !problems.isEmpty, job.attempt == nil, !config.plainPrompts, let messages = job.messages {
+            // Once more from the same branch point, with the other prompt.
+            try rewindBranch(keepingFork: true)
+            var retry = job
+            retry.generated = []
+            retry.attempt = 1
+            retry.firstProblems = problems
+            retry.loopCut = nil
+            retry.messages = TaskPrompts.alternative(messages, kind: config.kind)
+            state.job = retry
+            state.toFeed = try promptTokens(retry.messages ?? messages)
+            return
+        }
         let output = OutputChunk(sequence: Int64(state.outputs), kind: job.kind, byteStart: job.byteStart, byteEnd: job.byteEnd, text: text)
         state.outputs += 1
         unsavedOutputs.append(output)
+        if !problems.isEmpty || job.firstProblems != nil {
+            var report = "\(job.kind), bytes \(job.byteStart)–\(job.byteEnd): "
+            if let first = job.firstProblems {
+                report += "first reply: \(first.joined(separator: "; ")); retried with another prompt: "
+                    + (problems.isEmpty ? "passed" : problems.joined(separator: "; ") + " (written anyway)")
+            } else {
+                report += problems.joined(separator: "; ") + " (written anyway)"
+            }
+            unsavedOutputs.append(OutputChunk(sequence: Int64(state.outputs), kind: "warning", byteStart: job.byteStart,
+                                              byteEnd: job.byteEnd, text: report))
+            state.outputs += 1
+        }
         state.job = nil
-        state.turnOpen = true
         state.previousReply = job.generated
+        try rewindBranch(keepingFork: false)
+        if let pending = state.streamPending {
+            let started = Date()
+            _ = try session.process(pending)
+            state.counters.promptTokens += pending.count
+            state.counters.promptSeconds += Date().timeIntervalSince(started)
+            state.streamPending = nil
+        }
+        if config.carriesMemo, let source = job.source {
+            state.memo = TranslationMemo(source: source, rendering: text)
+        }
         if config.kind == .translate {
             try checkpoint(status: .running)
             try appendToOutputFile(output)

@@ -1,3 +1,5 @@
+import Streaming
+
 /// Where a task run stands in its work.
 enum TaskPhase: String, Codable {
     /// Reading sections and writing a note or a rendering per section.
@@ -18,6 +20,18 @@ struct TaskJob: Codable {
     var maxTokens: Int
     /// Tokens chosen so far (the last one is fed to the model at the next step).
     var generated: [Int32] = []
+    /// Translations: the section's text (for the memo the next section sees).
+    var source: String?
+    /// Notes: the section's text (a note must not copy it out).
+    var sectionText: String?
+    /// The prompt conversation (for a retry with the other prompt).
+    var messages: [ChatTemplate.Message]?
+    /// 1 for the retry of a reply that failed its checks (nil: the first attempt).
+    var attempt: Int?
+    /// What was wrong with the first attempt, for the report.
+    var firstProblems: [String]?
+    /// The repetition guard cut a loop off this reply.
+    var loopCut: Bool?
 }
 
 /// Throughput counters, kept across pauses.
@@ -49,8 +63,17 @@ struct TaskState: Codable {
     var job: TaskJob?
     /// Tokens to feed at the next step (a prompt, or the token chosen last).
     var toFeed: [Int32] = []
-    /// A reply has been given: the next prompt starts by closing it.
+    /// A reply has been given: the next prompt starts by closing it (runs stored before
+    /// branches; a branch's prompt is a conversation of its own).
     var turnOpen = false
+    /// The point of the stream the job in progress branched from; the branch (prompt and
+    /// reply) is rewound when the job finishes (nil: not in a branch).
+    var fork: StreamFork?
+    /// The section's document tokens, streamed into the main stream once its branch is rewound.
+    var streamPending: [Int32]?
+    /// The previous section's source text and rendering, shown to the next translation as an
+    /// example (a bounded memo: one exchange).
+    var memo: TranslationMemo?
     /// The tokens of the previous reply (the copy guard keeps the next one from repeating it).
     var previousReply: [Int32] = []
     /// Outputs written so far (the next output's sequence number).
@@ -58,4 +81,10 @@ struct TaskState: Codable {
     /// Tokens whose K/V rows are already in the store.
     var kvWrittenUpTo = 0
     var counters = TaskCounters()
+}
+
+/// The last source section and its translation, carried to the next section's branch.
+struct TranslationMemo: Codable {
+    var source: String
+    var rendering: String
 }

@@ -46,7 +46,9 @@ struct TaskKillResumeTests {
 
     /// Runs `command` straight, then again with SIGKILLs right after mid-generation checkpoints, resuming each time.
     func killAndCompare(_ s: Setup, command: [String], outputName: String) throws {
-        let common = ["--threads", "2", "--section-tokens", "64", "--max-tokens", "16", "--checkpoint-every", "5", "--checkpoint-seconds", "0"]
+        // The default model (tasks would default to the larger Qwen2.5-Coder-0.5B): fast, and exact all the same.
+        let common = ["--model", "smollm2-135m-instruct", "--threads", "2", "--section-tokens", "64", "--max-tokens", "16",
+                      "--checkpoint-every", "5", "--checkpoint-seconds", "0"]
         let refOut = s.dir.appendingPathComponent("ref-" + outputName).path
         let refDB = s.dir.appendingPathComponent("ref.sqlite").path
         let straight = try Fixtures.run(s.binary, command + [s.doc, "--db", refDB, "--output", refOut] + common)
@@ -96,6 +98,13 @@ struct TaskKillResumeTests {
         try killAndCompare(s, command: ["summarize", "--length", "short"], outputName: "summary.md")
     }
 
+    @Test("In a branch of the document stream: SIGKILL mid-generation, resume → identical Markdown and translation")
+    func streamBranchKill() throws {
+        guard let s = try setup("branch-kill") else { Issue.record("model or executable missing"); return }
+        try killAndCompare(s, command: ["summarize", "--length", "short", "--context", "stream"], outputName: "summary.md")
+        try killAndCompare(s, command: ["translate", "--to", "French", "--context", "stream", "--memo"], outputName: "fr.txt")
+    }
+
     @Test("Seeded sampling translate to JSONL: SIGKILL mid-generation, resume → identical file")
     func translateKill() throws {
         guard let s = try setup("tr-kill") else { Issue.record("model or executable missing"); return }
@@ -118,7 +127,7 @@ struct TaskKillResumeTests {
         let missing = s.dir.appendingPathComponent("missing.txt").path
         let outDir = s.dir.appendingPathComponent("out").path
         let db = s.dir.appendingPathComponent("runs.sqlite").path
-        let r = try Fixtures.run(s.binary, ["summarize", a, missing, b, "--output-dir", outDir, "--db", db, "--threads", "2",
+        let r = try Fixtures.run(s.binary, ["summarize", a, missing, b, "--model", "smollm2-135m-instruct", "--output-dir", outDir, "--db", db, "--threads", "2",
                                             "--section-tokens", "64", "--max-tokens", "8", "--length", "short"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("missing.txt") && r.stderr.contains("No such file"), "\(r.stderr)")
@@ -138,7 +147,7 @@ struct TaskKillResumeTests {
         try Data(TaskDocuments.threeParagraphs.uppercased().utf8).write(to: URL(fileURLWithPath: b))
         let outDir = s.dir.appendingPathComponent("out").path
         let db = s.dir.appendingPathComponent("runs.sqlite").path
-        let process = try start(s.binary, ["translate", a, b, "--to", "French", "--output-dir", outDir, "--db", db, "--threads", "2",
+        let process = try start(s.binary, ["translate", a, b, "--to", "French", "--model", "smollm2-135m-instruct", "--output-dir", outDir, "--db", db, "--threads", "2",
                                            "--section-tokens", "64", "--max-tokens", "12", "--checkpoint-every", "5"], faultDelay: 0)
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && Date() < deadline && midGenerationCheckpoint(db: db) == nil { Thread.sleep(forTimeInterval: 0.02) }
