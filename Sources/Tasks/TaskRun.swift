@@ -245,7 +245,14 @@ public final class TaskRun {
             state.toFeed = try promptTokens(retry.messages ?? messages)
             return
         }
-        let output = OutputChunk(sequence: Int64(state.outputs), kind: job.kind, byteStart: job.byteStart, byteEnd: job.byteEnd, text: text)
+        var stored = text
+        if job.kind == "summary", !config.plainPrompts {
+            // The final summary ends with the names its notes use (read from the store, not generated).
+            let notes = (try store.outputs(runID: runID) + unsavedOutputs).filter { $0.kind == "note" }.map(\.text)
+            let names = NameList.names(notes: notes, documentPath: documentPath)
+            if !names.isEmpty { stored += "\n\nNames in the notes: " + names.joined(separator: ", ") + "." }
+        }
+        let output = OutputChunk(sequence: Int64(state.outputs), kind: job.kind, byteStart: job.byteStart, byteEnd: job.byteEnd, text: stored)
         state.outputs += 1
         unsavedOutputs.append(output)
         if !problems.isEmpty || job.firstProblems != nil {

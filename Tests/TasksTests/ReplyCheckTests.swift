@@ -1,5 +1,7 @@
+import Foundation
 import Tasks
 import Testing
+import TestSupport
 
 /// The checks that keep a bad reply from being written silently.
 @Suite("Reply checks")
@@ -40,5 +42,19 @@ struct ReplyCheckTests {
         #expect(ReplyCheck.trimmedToSentence("The story is told. The story is also") == "The story is told.")
         #expect(ReplyCheck.trimmedToSentence("It ends well.") == "It ends well.")
         #expect(ReplyCheck.trimmedToSentence("no sentence end at all") == "no sentence end at all")
+    }
+}
+
+/// The names line that ends a final summary.
+@Suite("Names in the notes")
+struct NameListTests {
+    @Test("Names the notes use that the document uses often, most-mentioned first; no sentence openings, no invented names")
+    func names() throws {
+        let dir = try Fixtures.temporaryDirectory("names")
+        let doc = dir.appendingPathComponent("doc.txt").path
+        let text = String(repeating: "Tarquin rode to Collatium. Lucrece waited. The night was long. When Tarquin came, Lucrece wept. Brutus spoke once. ", count: 3)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: doc))
+        let notes = ["Tarquin visits Lucrece at Collatium.", "The night passes; Tarquin leaves and Lucrece weeps.", "Marcus, whom the text never names, appears."]
+        #expect(NameList.names(notes: notes, documentPath: doc) == ["Lucrece", "Tarquin", "Collatium"])
     }
 }
