@@ -14,7 +14,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "sinkstream", targets: ["SinkstreamCLI"]),
-        .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks", "Pipeline"]),
+        .library(name: "SinkstreamKit", targets: ["GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "PostgresStore", "Report", "Tasks", "Pipeline"]),
         // The two input parsers alone, for the fuzz harness in Fuzz/ (no kernels, SQLite or crypto).
         .library(name: "SinkstreamFormats", targets: ["GGUF", "Tokenization"]),
     ],
@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // File format: memory-mapped GGUF reader and a small writer (tests, fuzz corpus).
@@ -46,6 +47,8 @@ let package = Package(
         .target(name: "Streaming", dependencies: ["Model", "Kernels", "Tokenization"], swiftSettings: hotSwiftSettings),
         // Persistent runs on SQLite (GRDB).
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        // Persistent runs and the work queue on PostgreSQL (postgres-nio), behind the same protocol.
+        .target(name: "PostgresStore", dependencies: ["Store", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Logging", package: "swift-log")]),
         // Perplexity over document length: tables, CSV, JSON, SVG.
         .target(name: "Report"),
         // Runs: streaming a document from disk through a scorer with checkpoints in the store.
@@ -68,6 +71,7 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["Model", "GGUF", "Kernels", "Tokenization", "Streaming", "Tasks", "TestSupport"]),
         .testTarget(name: "StreamingTests", dependencies: ["Streaming", "Model", "TestSupport"]),
         .testTarget(name: "StoreTests", dependencies: ["Store", "TestSupport"]),
+        .testTarget(name: "PostgresStoreTests", dependencies: ["PostgresStore", "Store", "TestSupport"]),
         .testTarget(name: "ReportTests", dependencies: ["Report", "TestSupport"]),
         .testTarget(name: "TasksTests", dependencies: ["Tasks", "Model", "Streaming", "Tokenization", "Store", "Pipeline", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["GGUF", "Store", "TestSupport"], exclude: ["HelpSnapshots"]),

@@ -174,8 +174,7 @@ public final class RunLifecycle {
         try store.writeCheckpoint(write)
         if status != .running { try store.setStatus(runID: runID, status) }
         startInterval(at: position)
-        return write.newKVBlocks.reduce(0) { $0 + $1.data.count } + write.newNLLBlocks.reduce(0) { $0 + $1.nll.count * 12 }
-            + write.tokenizerState.count + write.cacheState.count + write.taskState.count
+        return write.blobBytes
     }
 
     /// Restores `session`'s bookkeeping and the K/V rows of its live tokens from `checkpoint`,

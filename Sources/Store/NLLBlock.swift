@@ -42,21 +42,17 @@ struct NLLBlockRecord: Codable, FetchableRecord, PersistableRecord {
         self.runID = runID
         self.firstToken = block.firstToken
         self.count = Int64(block.nll.count)
-        self.nll = BlobCoding.encodeFloat32(block.nll)
-        self.byteOffsets = BlobCoding.encodeDeltaVarints(block.byteOffsets)
+        (self.nll, self.byteOffsets) = block.storedBlobs
     }
 
     /// Decodes the blobs, checking that both hold exactly `count` values.
     func decoded(path: String) throws -> NLLBlock {
-        let count = Int(self.count)
-        guard let losses = BlobCoding.decodeFloat32(nll), losses.count == count,
-              let offsets = BlobCoding.decodeDeltaVarints(byteOffsets, count: count)
-        else {
+        guard let block = NLLBlock(firstToken: firstToken, count: count, nll: nll, byteOffsets: byteOffsets) else {
             throw StoreError.invalidData(
                 "The loss block of run \(runID) starting at token \(firstToken) is damaged (expected \(count) values).",
                 runID: runID, path: path)
         }
-        return NLLBlock(firstToken: firstToken, nll: losses, byteOffsets: offsets)
+        return block
     }
 }
 

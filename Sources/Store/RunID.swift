@@ -1,7 +1,7 @@
 /// Short, random, human-typable run ids: `r` followed by six Crockford base-32 characters.
 ///
 /// The alphabet leaves out `i`, `l`, `o` and `u` so ids survive being read aloud or retyped.
-enum RunID {
+public enum RunID {
     static let alphabet = Array("0123456789abcdefghjkmnpqrstvwxyz")
     static let length = 6
 
@@ -15,7 +15,7 @@ enum RunID {
     }
 
     /// A new random id from the system generator.
-    static func random() -> String {
+    public static func random() -> String {
         var generator = SystemRandomNumberGenerator()
         return random(using: &generator)
     }

@@ -83,28 +83,7 @@ extension RunStore {
                 SELECT * FROM nll_block WHERE runID = ? AND firstToken >= ? AND firstToken < ?
                 ORDER BY firstToken
                 """, arguments: [runID, start, range.upperBound])
-            var losses = [Float]()
-            var offsets = [Int64]()
-            var lower: Int64?
-            var next: Int64 = 0
-            for record in records {
-                let block = try record.decoded(path: path)
-                let overlap = block.tokens.clamped(to: range)
-                if overlap.isEmpty { continue }
-                if lower != nil, overlap.lowerBound != next {
-                    throw StoreError.invalidData(
-                        "The losses of run \(runID) are not contiguous: expected token \(next) but the next stored block covers \(block.tokens).",
-                        runID: runID, path: path)
-                }
-                if lower == nil { lower = overlap.lowerBound }
-                let from = Int(overlap.lowerBound - block.firstToken)
-                let to = Int(overlap.upperBound - block.firstToken)
-                losses.append(contentsOf: block.nll[from ..< to])
-                offsets.append(contentsOf: block.byteOffsets[from ..< to])
-                next = overlap.upperBound
-            }
-            let first = lower ?? range.lowerBound
-            return NLLSlice(tokens: first ..< first + Int64(losses.count), nll: losses, byteOffsets: offsets)
+            return try NLLSlice.joining(records.map { try $0.decoded(path: path) }, range: range, runID: runID, location: path)
         }
     }
 

@@ -36,7 +36,7 @@ extension RunStore {
     ///
     /// - Throws: `StoreError` `.runNotFound`, `.invalidArgument`, `.diskFull`, `.sqlite`, ….
     public func writeCheckpoint(_ c: CheckpointWrite) throws {
-        try validate(c)
+        try c.validate(location: path)
         let hook = hooks.beforeCheckpointCommit
         try write("write checkpoint at token \(c.tokenIndex)", runID: c.runID) { db in
             guard var run = try RunRecord.fetchOne(db, key: c.runID) else {
@@ -64,7 +64,7 @@ extension RunStore {
             let checkpoint = CheckpointRecord(
                 runID: c.runID, sequence: previous + 1, tokenIndex: c.tokenIndex, byteOffset: c.byteOffset,
                 tokenizerState: c.tokenizerState, cacheState: c.cacheState, taskState: c.taskState,
-                rngState: c.rngState, liveRangesText: RangeListCoding.encode(c.liveRanges), createdAt: now)
+                rngState: c.rngState, liveRangesText: c.liveRangesText, createdAt: now)
             try checkpoint.insert(db)
             try db.execute(
                 sql: "DELETE FROM checkpoint WHERE runID = ? AND sequence < ?",
@@ -96,8 +96,33 @@ extension RunStore {
         try db.execute(sql: sql, arguments: arguments)
     }
 
+    /// Sets a run's status (and error text); `completed` also sets `completedAt`.
+    ///
+    /// - Parameters:
+    ///   - runID: The run.
+    ///   - status: The new status.
+    ///   - error: The error text to record (nil clears it).
+    /// - Throws: `StoreError` `.runNotFound` or a database error.
+    public func setStatus(runID: String, _ status: RunStatus, error: String? = nil) throws {
+        try write("set the status of run \(runID) to \(status.rawValue)", runID: runID) { db in
+            guard var run = try RunRecord.fetchOne(db, key: runID) else {
+                throw StoreError.runNotFound(runID, path: self.path)
+            }
+            let now = Date()
+            run.status = status
+            run.errorText = error
+            run.updatedAt = now
+            run.completedAt = status == .completed ? now : nil
+            try run.update(db)
+        }
+    }
+}
+
+extension CheckpointWrite {
     /// Checks the lengths and ranges of a checkpoint write before opening a transaction.
-    private func validate(_ c: CheckpointWrite) throws {
+    /// (Every backend refuses the same writes.)
+    public func validate(location path: String) throws {
+        let c = self
         func fail(_ sentence: String) -> StoreError {
             StoreError.invalidArgument("Refusing the checkpoint of run \(c.runID) at token \(c.tokenIndex): \(sentence)", runID: c.runID, path: path)
         }
@@ -117,27 +142,6 @@ extension RunStore {
         }
         if c.tokenIndex < 0 || c.byteOffset < 0 || c.progress.tokens < 0 || c.progress.bytes < 0 {
             throw fail("token index, byte offset and progress must not be negative.")
-        }
-    }
-
-    /// Sets a run's status (and error text); `completed` also sets `completedAt`.
-    ///
-    /// - Parameters:
-    ///   - runID: The run.
-    ///   - status: The new status.
-    ///   - error: The error text to record (nil clears it).
-    /// - Throws: `StoreError` `.runNotFound` or a database error.
-    public func setStatus(runID: String, _ status: RunStatus, error: String? = nil) throws {
-        try write("set the status of run \(runID) to \(status.rawValue)", runID: runID) { db in
-            guard var run = try RunRecord.fetchOne(db, key: runID) else {
-                throw StoreError.runNotFound(runID, path: self.path)
-            }
-            let now = Date()
-            run.status = status
-            run.errorText = error
-            run.updatedAt = now
-            run.completedAt = status == .completed ? now : nil
-            try run.update(db)
         }
     }
 }

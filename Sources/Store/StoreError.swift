@@ -34,6 +34,14 @@ public struct StoreError: Error, CustomStringConvertible, LocalizedError, Sendab
         case lockFailed = "lock-failed"
         /// Any other SQLite error; the message names the failing operation.
         case sqlite = "sqlite"
+        /// The database server cannot be reached (down, refused, timed out, connection lost).
+        case unreachable = "unreachable"
+        /// The database server refused the credentials (wrong password, unknown user).
+        case authentication = "authentication"
+        /// The worker's lease on a run was taken over by another worker: it must stop writing.
+        case leaseLost = "lease-lost"
+        /// Any other error reported by a PostgreSQL server.
+        case postgres = "postgres"
     }
 
     /// The kind of error.
@@ -66,7 +74,7 @@ public struct StoreError: Error, CustomStringConvertible, LocalizedError, Sendab
     public var errorDescription: String? { message }
 
     /// The run is locked by another holder.
-    static func runLocked(runID: String, holderPID: Int32?, path: String) -> StoreError {
+    public static func runLocked(runID: String, holderPID: Int32?, path: String) -> StoreError {
         let who = holderPID.map { "process \($0)" } ?? "another process"
         return StoreError(
             code: .runLocked, path: path,
@@ -75,19 +83,19 @@ public struct StoreError: Error, CustomStringConvertible, LocalizedError, Sendab
     }
 
     /// No run has this id.
-    static func runNotFound(_ runID: String, path: String) -> StoreError {
+    public static func runNotFound(_ runID: String, path: String) -> StoreError {
         StoreError(
             code: .runNotFound, path: path,
             message: "There is no run \(runID) in the run store at \(path).", runID: runID)
     }
 
     /// The caller passed bad data.
-    static func invalidArgument(_ sentence: String, runID: String?, path: String) -> StoreError {
+    public static func invalidArgument(_ sentence: String, runID: String?, path: String) -> StoreError {
         StoreError(code: .invalidArgument, path: path, message: sentence, runID: runID)
     }
 
     /// Stored data is unreadable or inconsistent.
-    static func invalidData(_ sentence: String, runID: String?, path: String) -> StoreError {
+    public static func invalidData(_ sentence: String, runID: String?, path: String) -> StoreError {
         StoreError(code: .invalidData, path: path, message: sentence, runID: runID)
     }
 }

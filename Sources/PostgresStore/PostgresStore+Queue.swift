@@ -1,0 +1,238 @@
+import Foundation
+import PostgresNIO
+import Store
+
+/// Who holds a lease: the worker's host and process id.
+public struct WorkerIdentity: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var pid: Int32
+
+    public init(host: String, pid: Int32) {
+        self.host = host
+        self.pid = pid
+    }
+
+    /// This process.
+    public static var current: WorkerIdentity {
+        WorkerIdentity(host: ProcessInfo.processInfo.hostName, pid: getpid())
+    }
+
+    public var description: String { "\(host):\(pid)" }
+}
+
+/// A run claimed from the queue: the run, the lease's token and which attempt this is.
+public struct Claim: Sendable, Equatable {
+    public var runID: String
+    public var token: Int64
+    public var attempt: Int
+    /// Whether a checkpoint of an earlier attempt exists (the run continues from it).
+    public var resumes: Bool
+}
+
+/// A run's place in the queue, for `runs --batch`.
+public struct QueueEntry: Sendable, Equatable {
+    public enum State: String, Sendable { case queued, claimed, done, failed }
+    public var runID: String
+    public var state: State
+    public var attempts: Int
+    public var failures: Int
+    public var worker: WorkerIdentity?
+    public var leaseUntil: Date?
+}
+
+extension PostgresStore {
+    /// The size of the chunks documents are stored in.
+    public static let documentChunkSize = 1 << 20
+
+    /// Stores a document's bytes content-addressed by their SHA-256 (once, however many runs
+    /// use it), in chunks, inside the caller's transaction. Returns the digest.
+    func storeDocument(_ connection: PostgresConnection, data: Data, sha256: String) throws {
+        let exists = try query(connection, "SELECT 1 FROM document WHERE sha256 = \(sha256)")
+        if !exists.isEmpty { return }
+        try query(connection, """
+            INSERT INTO document (sha256, size, chunkSize, createdAt)
+            VALUES (\(sha256), \(Int64(data.count)), \(Self.documentChunkSize), now()) ON CONFLICT DO NOTHING
+            """)
+        var index = 0
+        var offset = 0
+        while offset < data.count || (data.isEmpty && index == 0) {
+            let end = min(offset + Self.documentChunkSize, data.count)
+            let chunk = data.subdata(in: offset ..< end)
+            try query(connection, """
+                INSERT INTO document_chunk (sha256, chunkIndex, data) VALUES (\(sha256), \(index), \(chunk)) ON CONFLICT DO NOTHING
+                """)
+            index += 1
+            offset = end
+            if data.isEmpty { break }
+        }
+    }
+
+    /// Registers a run over `document` (its bytes stored in the database) and puts it in the
+    /// queue, in one transaction. `new.documentSHA256` must be the bytes' SHA-256.
+    /// - Returns: the stored run.
+    @discardableResult
+    public func enqueue(_ new: NewRun, document: Data) throws -> RunRecord {
+        try transaction("submit a run") { connection in
+            try storeDocument(connection, data: document, sha256: new.documentSHA256)
+            let record = try insertRun(connection, new)
+            try query(connection, "INSERT INTO queue (runID, state, enqueuedAt) VALUES (\(record.id), 'queued', now())")
+            return record
+        }
+    }
+
+    /// The bytes of a stored document, checked against their SHA-256.
+    /// - Throws: `StoreError.invalidData` when chunks are missing or the digest differs.
+    public func document(sha256: String, verify: (Data) -> String) throws -> Data {
+        let data = try withConnection("read document \(sha256)") { connection in
+            let rows = try query(connection, "SELECT data FROM document_chunk WHERE sha256 = \(sha256) ORDER BY chunkIndex")
+            var data = Data()
+            for row in rows { data.append(try row[0].decode(Data.self)) }
+            return data
+        }
+        guard verify(data) == sha256 else {
+            throw StoreError.invalidData("The stored document \(sha256) in \(location) is incomplete or damaged.", runID: nil, path: location)
+        }
+        return data
+    }
+
+    /// Claims the oldest run that is queued, or whose lease ran out (its worker died), with
+    /// `SELECT … FOR UPDATE SKIP LOCKED` so that concurrent claimers never get the same row,
+    /// and leases it to `worker` for `lease` seconds. A run whose `failures` reached
+    /// `maxFailures` is not claimed again (it was marked failed when it reached it).
+    /// - Returns: nil when nothing is claimable.
+    public func claim(worker: WorkerIdentity, lease: TimeInterval, batchID: String? = nil) throws -> Claim? {
+        let claim: Claim? = try transaction("claim a run") { connection in
+            let rows = try query(connection, """
+                SELECT q.runID FROM queue q JOIN run r ON r.id = q.runID
+                WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now()))
+                  AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
+                ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
+                """)
+            guard let runID = try rows.first.map({ try $0[0].decode(String.self) }) else { return nil }
+            let updated = try query(connection, """
+                UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
+                    leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
+                    workerPID = \(Int32(worker.pid)), heartbeatAt = now()
+                WHERE runID = \(runID) RETURNING leaseToken, attempts
+                """)
+            guard let row = updated.first else { return nil }
+            let resumes = try !query(connection, "SELECT 1 FROM checkpoint WHERE runID = \(runID) LIMIT 1").isEmpty
+            try query(connection, "UPDATE run SET status = 'running', updatedAt = now() WHERE id = \(runID) AND status <> 'completed'")
+            return Claim(runID: runID, token: try row[0].decode(Int64.self), attempt: Int(try row[1].decode(Int32.self)), resumes: resumes)
+        }
+        if let claim { setLease(runID: claim.runID, token: claim.token) }
+        return claim
+    }
+
+    /// Extends the lease on a claimed run (the heartbeat).
+    /// - Throws: `StoreError.leaseLost` when another worker took the run over.
+    public func renewLease(runID: String, lease: TimeInterval) throws {
+        guard let token = heldLease(runID: runID) else { throw leaseLost(runID) }
+        try transaction("renew the lease on run \(runID)", runID: runID) { connection in
+            let rows = try query(connection, """
+                UPDATE queue SET leaseUntil = now() + make_interval(secs => \(lease)), heartbeatAt = now()
+                WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) RETURNING runID
+                """)
+            if rows.isEmpty { throw leaseLost(runID) }
+        }
+    }
+
+    /// Gives a claimed run back to the queue (after a final checkpoint on SIGTERM): another
+    /// worker may claim it at once.
+    public func releaseLease(runID: String) throws {
+        guard let token = heldLease(runID: runID) else { return }
+        try transaction("release the lease on run \(runID)", runID: runID) { connection in
+            try query(connection, """
+                UPDATE queue SET state = 'queued', leaseUntil = NULL, workerHost = NULL, workerPID = NULL
+                WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token)
+                """)
+        }
+        setLease(runID: runID, token: nil)
+    }
+
+    /// Marks a claimed run done (status completed, K/V blocks dropped unless `keepCache`), in
+    /// one transaction that first checks the lease is still ours.
+    public func finish(runID: String, keepCache: Bool) throws {
+        let token = heldLease(runID: runID)
+        try transaction("complete run \(runID)", runID: runID) { connection in
+            if let token { try checkLease(connection, runID: runID, token: token) }
+            try completeRun(connection, runID: runID, keepCache: keepCache)
+            try query(connection, "UPDATE queue SET state = 'done', leaseUntil = NULL, failures = 0 WHERE runID = \(runID)")
+        }
+        setLease(runID: runID, token: nil)
+    }
+
+    /// Records that the attempt on a claimed run failed with `error`. After `maxFailures`
+    /// failed attempts in a row the run is marked failed for good (a poisoned document);
+    /// before that it goes back to the queue for another worker.
+    /// - Returns: whether the run is now failed for good.
+    @discardableResult
+    public func fail(runID: String, error: String, maxFailures: Int) throws -> Bool {
+        let token = heldLease(runID: runID)
+        let final: Bool = try transaction("record the failure of run \(runID)", runID: runID) { connection in
+            if let token { try checkLease(connection, runID: runID, token: token) }
+            let rows = try query(connection, """
+                UPDATE queue SET failures = failures + 1, leaseUntil = NULL, workerHost = NULL, workerPID = NULL,
+                    state = CASE WHEN failures + 1 >= \(maxFailures) THEN 'failed' ELSE 'queued' END
+                WHERE runID = \(runID) RETURNING state
+                """)
+            let final = try rows.first.map { try $0[0].decode(String.self) } == "failed"
+            try query(connection, """
+                UPDATE run SET status = \(final ? "failed" : "running"), errorText = \(error), updatedAt = now() WHERE id = \(runID)
+                """)
+            return final
+        }
+        setLease(runID: runID, token: nil)
+        return final
+    }
+
+    /// The queue rows of a batch (or of every run), in submission order.
+    public func queueEntries(batchID: String?) throws -> [QueueEntry] {
+        try withConnection("read the queue") { connection in
+            try query(connection, """
+                SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID, q.leaseUntil
+                FROM queue q JOIN run r ON r.id = q.runID
+                WHERE (\(batchID)::text IS NULL OR r.batchID = \(batchID)) ORDER BY q.seq
+                """).map { row in
+                let host = try row[4].decode(String?.self)
+                let pid = try row[5].decode(Int32?.self)
+                return QueueEntry(
+                    runID: try row[0].decode(String.self),
+                    state: QueueEntry.State(rawValue: try row[1].decode(String.self)) ?? .queued,
+                    attempts: Int(try row[2].decode(Int32.self)), failures: Int(try row[3].decode(Int32.self)),
+                    worker: host.flatMap { h in pid.map { WorkerIdentity(host: h, pid: $0) } },
+                    leaseUntil: try row[6].decode(Date?.self))
+            }
+        }
+    }
+
+    // MARK: Leases held by this store
+
+    func heldLease(runID: String) -> Int64? {
+        leaseLock.lock()
+        defer { leaseLock.unlock() }
+        return leases[runID]
+    }
+
+    func setLease(runID: String, token: Int64?) {
+        leaseLock.lock()
+        leases[runID] = token
+        leaseLock.unlock()
+    }
+
+    /// Fencing: throws `.leaseLost` unless the queue row still carries our lease token (locks
+    /// the row until the transaction ends, so a takeover waits for this write or sees it).
+    func checkLease(_ connection: PostgresConnection, runID: String, token: Int64) throws {
+        let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
+        guard let row = rows.first, try row[0].decode(Int64.self) == token, try row[1].decode(String.self) == "claimed" else {
+            setLease(runID: runID, token: nil)
+            throw leaseLost(runID)
+        }
+    }
+
+    func leaseLost(_ runID: String) -> StoreError {
+        StoreError(code: .leaseLost, path: location,
+                   message: "This worker's lease on run \(runID) in \(location) was taken over by another worker (it missed its heartbeats); it stops without writing.",
+                   runID: runID)
+    }
+}

@@ -1,0 +1,300 @@
+import Foundation
+import PostgresNIO
+import Store
+
+extension PostgresStore: RunStoring {
+    public var location: String { url.description }
+
+    static let runColumns = """
+        id, batchID, task, documentPath, documentSHA256, documentSize, modelPath, modelSHA256, config, mode,
+        status, createdAt, updatedAt, completedAt, tokens, bytes, nllSum, lastCheckpointAt, errorText
+        """
+
+    static func runRecord(_ row: PostgresRandomAccessRow, location: String) throws -> RunRecord {
+        let id = try row[0].decode(String.self)
+        guard let task = RunTask(rawValue: try row[2].decode(String.self)),
+              let status = RunStatus(rawValue: try row[10].decode(String.self)) else {
+            throw StoreError.invalidData("Run \(id) in \(location) has an unknown task or status.", runID: id, path: location)
+        }
+        return RunRecord.stored(
+            id: id, batchID: try row[1].decode(String?.self), task: task,
+            documentPath: try row[3].decode(String.self), documentSHA256: try row[4].decode(String.self),
+            documentSize: try row[5].decode(Int64.self), modelPath: try row[6].decode(String.self),
+            modelSHA256: try row[7].decode(String.self), config: try row[8].decode(String.self),
+            mode: try row[9].decode(String.self), status: status, createdAt: try row[11].decode(Date.self),
+            updatedAt: try row[12].decode(Date.self), completedAt: try row[13].decode(Date?.self),
+            tokens: try row[14].decode(Int64.self), bytes: try row[15].decode(Int64.self),
+            nllSum: try row[16].decode(Double.self), lastCheckpointAt: try row[17].decode(Date?.self),
+            errorText: try row[18].decode(String?.self))
+    }
+
+    @discardableResult
+    public func createRun(_ new: NewRun) throws -> RunRecord {
+        try transaction("create a run") { connection in try insertRun(connection, new) }
+    }
+
+    /// Inserts a new run (fresh random id, status `running`) inside the caller's transaction.
+    func insertRun(_ connection: PostgresConnection, _ new: NewRun) throws -> RunRecord {
+        let now = Self.now()
+        for _ in 0 ..< 16 {
+            let id = RunID.random()
+            let inserted = try query(connection, """
+                INSERT INTO run (id, batchID, task, documentPath, documentSHA256, documentSize, modelPath,
+                    modelSHA256, config, mode, status, createdAt, updatedAt)
+                VALUES (\(id), \(new.batchID), \(new.task.rawValue), \(new.documentPath), \(new.documentSHA256),
+                    \(new.documentSize), \(new.modelPath), \(new.modelSHA256), \(new.config), \(new.mode),
+                    'running', \(now), \(now))
+                ON CONFLICT (id) DO NOTHING RETURNING id
+                """)
+            if inserted.isEmpty { continue }
+            return RunRecord.stored(
+                id: id, batchID: new.batchID, task: new.task, documentPath: new.documentPath,
+                documentSHA256: new.documentSHA256, documentSize: new.documentSize, modelPath: new.modelPath,
+                modelSHA256: new.modelSHA256, config: new.config, mode: new.mode, status: .running,
+                createdAt: now, updatedAt: now, completedAt: nil, tokens: 0, bytes: 0, nllSum: 0,
+                lastCheckpointAt: nil, errorText: nil)
+        }
+        throw StoreError(code: .postgres, path: location, message: "Could not find an unused run id in the run store at \(location) after 16 tries.")
+    }
+
+    public func writeCheckpoint(_ c: CheckpointWrite) throws {
+        try c.validate(location: location)
+        let token = heldLease(runID: c.runID)
+        let delay = checkpointCommitDelay
+        try transaction("write checkpoint at token \(c.tokenIndex)", runID: c.runID) { connection in
+            let found = try query(connection, "SELECT id FROM run WHERE id = \(c.runID) FOR UPDATE")
+            guard !found.isEmpty else { throw StoreError.runNotFound(c.runID, path: location) }
+            if let token { try checkLease(connection, runID: c.runID, token: token) }
+            for block in c.newKVBlocks {
+                try query(connection, """
+                    INSERT INTO kv_block (runID, firstToken, count, data) VALUES (\(c.runID), \(block.firstToken), \(block.count), \(block.data))
+                    ON CONFLICT (runID, firstToken) DO UPDATE SET count = EXCLUDED.count, data = EXCLUDED.data
+                    """)
+            }
+            for block in c.newNLLBlocks {
+                let blobs = block.storedBlobs
+                try query(connection, """
+                    INSERT INTO nll_block (runID, firstToken, count, nll, byteOffsets)
+                    VALUES (\(c.runID), \(block.firstToken), \(Int64(block.nll.count)), \(blobs.nll), \(blobs.byteOffsets))
+                    ON CONFLICT (runID, firstToken) DO UPDATE SET count = EXCLUDED.count, nll = EXCLUDED.nll, byteOffsets = EXCLUDED.byteOffsets
+                    """)
+            }
+            for m in c.newMetrics {
+                try query(connection, """
+                    INSERT INTO metric (runID, bucketStart, bucketEnd, meanNLL, ppl, cumulativePPL, tokensPerSecond, cacheFill, peakMemoryBytes)
+                    VALUES (\(c.runID), \(m.bucketStart), \(m.bucketEnd), \(m.meanNLL), \(m.ppl), \(m.cumulativePPL), \(m.tokensPerSecond), \(m.cacheFill), \(m.peakMemoryBytes))
+                    ON CONFLICT (runID, bucketStart) DO UPDATE SET bucketEnd = EXCLUDED.bucketEnd, meanNLL = EXCLUDED.meanNLL,
+                        ppl = EXCLUDED.ppl, cumulativePPL = EXCLUDED.cumulativePPL, tokensPerSecond = EXCLUDED.tokensPerSecond,
+                        cacheFill = EXCLUDED.cacheFill, peakMemoryBytes = EXCLUDED.peakMemoryBytes
+                    """)
+            }
+            for o in c.newOutputs {
+                try query(connection, """
+                    INSERT INTO output_chunk (runID, sequence, kind, byteStart, byteEnd, text)
+                    VALUES (\(c.runID), \(o.sequence), \(o.kind), \(o.byteStart), \(o.byteEnd), \(o.text))
+                    ON CONFLICT (runID, sequence) DO UPDATE SET kind = EXCLUDED.kind, byteStart = EXCLUDED.byteStart,
+                        byteEnd = EXCLUDED.byteEnd, text = EXCLUDED.text
+                    """)
+            }
+            let now = Self.now()
+            let previous = try query(connection, "SELECT COALESCE(MAX(sequence), 0) FROM checkpoint WHERE runID = \(c.runID)")
+                .first.map { try $0[0].decode(Int64.self) } ?? 0
+            try query(connection, """
+                INSERT INTO checkpoint (runID, sequence, tokenIndex, byteOffset, tokenizerState, cacheState, taskState, rngState, liveRanges, createdAt)
+                VALUES (\(c.runID), \(previous + 1), \(c.tokenIndex), \(c.byteOffset), \(c.tokenizerState), \(c.cacheState),
+                    \(c.taskState), \(c.rngState), \(c.liveRangesText), \(now))
+                """)
+            try query(connection, "DELETE FROM checkpoint WHERE runID = \(c.runID) AND sequence < \(previous + 1)")
+            try query(connection, Self.evictionQuery(runID: c.runID, liveRanges: c.liveRanges))
+            try query(connection, """
+                UPDATE run SET tokens = \(c.progress.tokens), bytes = \(c.progress.bytes), nllSum = \(c.progress.nllSum),
+                    lastCheckpointAt = \(now), updatedAt = \(now) WHERE id = \(c.runID)
+                """)
+            if let delay, delay > 0 { usleep(UInt32(min(delay, 3600) * 1_000_000)) }
+        }
+    }
+
+    /// Deletes the run's K/V blocks that intersect none of `liveRanges` (as the SQLite store does).
+    static func evictionQuery(runID: String, liveRanges: [Range<Int64>]) throws -> PostgresQuery {
+        var bindings = PostgresBindings()
+        bindings.append(runID)
+        var sql = "DELETE FROM kv_block WHERE runID = $1"
+        let live = liveRanges.filter { !$0.isEmpty }
+        if !live.isEmpty {
+            var tests: [String] = []
+            for range in live {
+                bindings.append(range.upperBound)
+                bindings.append(range.lowerBound)
+                tests.append("(firstToken < $\(bindings.count - 1) AND firstToken + count > $\(bindings.count))")
+            }
+            sql += " AND NOT (" + tests.joined(separator: " OR ") + ")"
+        }
+        return PostgresQuery(unsafeSQL: sql, binds: bindings)
+    }
+
+    /// The live-range filter of `kvBlocks`, over bindings that start with the run id.
+    static func liveBlocksQuery(runID: String, liveRanges: [Range<Int64>]) -> PostgresQuery {
+        var bindings = PostgresBindings()
+        bindings.append(runID)
+        var tests: [String] = []
+        for range in liveRanges {
+            bindings.append(range.upperBound)
+            bindings.append(range.lowerBound)
+            tests.append("(firstToken < $\(bindings.count - 1) AND firstToken + count > $\(bindings.count))")
+        }
+        return PostgresQuery(unsafeSQL: """
+            SELECT firstToken, count, data FROM kv_block WHERE runID = $1 AND (\(tests.joined(separator: " OR ")))
+            ORDER BY firstToken
+            """, binds: bindings)
+    }
+
+    public func setStatus(runID: String, _ status: RunStatus, error: String? = nil) throws {
+        try transaction("set the status of run \(runID) to \(status.rawValue)", runID: runID) { connection in
+            let now = Self.now()
+            let completedAt: Date? = status == .completed ? now : nil
+            let updated = try query(connection, """
+                UPDATE run SET status = \(status.rawValue), errorText = \(error), updatedAt = \(now), completedAt = \(completedAt)
+                WHERE id = \(runID) RETURNING id
+                """)
+            guard !updated.isEmpty else { throw StoreError.runNotFound(runID, path: location) }
+        }
+    }
+
+    public func complete(runID: String, keepCache: Bool) throws {
+        try transaction("complete run \(runID)", runID: runID) { connection in
+            try completeRun(connection, runID: runID, keepCache: keepCache)
+        }
+    }
+
+    func completeRun(_ connection: PostgresConnection, runID: String, keepCache: Bool) throws {
+        let now = Self.now()
+        let updated = try query(connection, """
+            UPDATE run SET status = 'completed', errorText = NULL, updatedAt = \(now), completedAt = \(now)
+            WHERE id = \(runID) RETURNING id
+            """)
+        guard !updated.isEmpty else { throw StoreError.runNotFound(runID, path: location) }
+        if !keepCache { try query(connection, "DELETE FROM kv_block WHERE runID = \(runID)") }
+    }
+
+    public func deleteRun(id: String) throws {
+        try transaction("delete run \(id)", runID: id) { connection in
+            let deleted = try query(connection, "DELETE FROM run WHERE id = \(id) RETURNING id")
+            guard !deleted.isEmpty else { throw StoreError.runNotFound(id, path: location) }
+        }
+    }
+
+    public func run(id: String) throws -> RunRecord? {
+        try withConnection("read run \(id)", runID: id) { connection in
+            try query(connection, "SELECT \(unescaped: Self.runColumns) FROM run WHERE id = \(id)")
+                .first.map { try Self.runRecord($0, location: location) }
+        }
+    }
+
+    public func runs(task: RunTask? = nil, status: RunStatus? = nil, batchID: String? = nil) throws -> [RunRecord] {
+        try withConnection("list runs") { connection in
+            try query(connection, """
+                SELECT \(unescaped: Self.runColumns) FROM run
+                WHERE (\(task?.rawValue)::text IS NULL OR task = \(task?.rawValue))
+                  AND (\(status?.rawValue)::text IS NULL OR status = \(status?.rawValue))
+                  AND (\(batchID)::text IS NULL OR batchID = \(batchID))
+                ORDER BY createdAt, seq
+                """).map { try Self.runRecord($0, location: location) }
+        }
+    }
+
+    public func latestCheckpoint(runID: String) throws -> CheckpointRecord? {
+        try withConnection("read the latest checkpoint of run \(runID)", runID: runID) { connection in
+            try latestCheckpoint(connection, runID: runID)
+        }
+    }
+
+    func latestCheckpoint(_ connection: PostgresConnection, runID: String) throws -> CheckpointRecord? {
+        try query(connection, """
+            SELECT sequence, tokenIndex, byteOffset, tokenizerState, cacheState, taskState, rngState, liveRanges, createdAt
+            FROM checkpoint WHERE runID = \(runID) ORDER BY sequence DESC LIMIT 1
+            """).first.map { row in
+            CheckpointRecord.stored(
+                runID: runID, sequence: try row[0].decode(Int64.self), tokenIndex: try row[1].decode(Int64.self),
+                byteOffset: try row[2].decode(Int64.self), tokenizerState: try row[3].decode(Data.self),
+                cacheState: try row[4].decode(Data.self), taskState: try row[5].decode(Data.self),
+                rngState: try row[6].decode(Data?.self), liveRangesText: try row[7].decode(String.self),
+                createdAt: try row[8].decode(Date.self))
+        }
+    }
+
+    public func kvBlocks(runID: String) throws -> [KVBlock] {
+        try withConnection("read the K/V blocks of run \(runID)", runID: runID) { connection in
+            guard let checkpoint = try latestCheckpoint(connection, runID: runID) else { return [] }
+            let live: [Range<Int64>]
+            do {
+                live = try checkpoint.liveRanges.filter { !$0.isEmpty }
+            } catch {
+                throw StoreError.invalidData(
+                    "The live ranges of run \(runID)'s latest checkpoint are malformed in \(location).",
+                    runID: runID, path: location)
+            }
+            if live.isEmpty { return [] }
+            return try query(connection, Self.liveBlocksQuery(runID: runID, liveRanges: live)).map { row in
+                KVBlock(runID: runID, firstToken: try row[0].decode(Int64.self), count: try row[1].decode(Int64.self),
+                        data: try row[2].decode(Data.self))
+            }
+        }
+    }
+
+    public func nll(runID: String, range: Range<Int64>) throws -> NLLSlice {
+        try withConnection("read the losses of run \(runID)", runID: runID) { connection in
+            let start = try query(connection, """
+                SELECT MAX(firstToken) FROM nll_block WHERE runID = \(runID) AND firstToken <= \(range.lowerBound)
+                """).first.flatMap { try $0[0].decode(Int64?.self) } ?? range.lowerBound
+            let blocks = try query(connection, """
+                SELECT firstToken, count, nll, byteOffsets FROM nll_block
+                WHERE runID = \(runID) AND firstToken >= \(start) AND firstToken < \(range.upperBound) ORDER BY firstToken
+                """).map { row in
+                let first = try row[0].decode(Int64.self)
+                let count = try row[1].decode(Int64.self)
+                guard let block = NLLBlock(firstToken: first, count: count, nll: try row[2].decode(Data.self),
+                                           byteOffsets: try row[3].decode(Data.self)) else {
+                    throw StoreError.invalidData(
+                        "The loss block of run \(runID) starting at token \(first) is damaged (expected \(count) values).",
+                        runID: runID, path: location)
+                }
+                return block
+            }
+            return try NLLSlice.joining(blocks, range: range, runID: runID, location: location)
+        }
+    }
+
+    public func metrics(runID: String) throws -> [MetricRow] {
+        try withConnection("read the metrics of run \(runID)", runID: runID) { connection in
+            try query(connection, """
+                SELECT bucketStart, bucketEnd, meanNLL, ppl, cumulativePPL, tokensPerSecond, cacheFill, peakMemoryBytes
+                FROM metric WHERE runID = \(runID) ORDER BY bucketStart
+                """).map { row in
+                MetricRow(
+                    runID: runID, bucketStart: try row[0].decode(Int64.self), bucketEnd: try row[1].decode(Int64.self),
+                    meanNLL: try row[2].decode(Double.self), ppl: try row[3].decode(Double.self),
+                    cumulativePPL: try row[4].decode(Double.self), tokensPerSecond: try row[5].decode(Double.self),
+                    cacheFill: try row[6].decode(Double.self), peakMemoryBytes: try row[7].decode(Int64.self))
+            }
+        }
+    }
+
+    public func outputs(runID: String) throws -> [OutputChunk] {
+        try withConnection("read the outputs of run \(runID)", runID: runID) { connection in
+            try query(connection, """
+                SELECT sequence, kind, byteStart, byteEnd, text FROM output_chunk WHERE runID = \(runID) ORDER BY sequence
+                """).map { row in
+                OutputChunk(
+                    runID: runID, sequence: try row[0].decode(Int64.self), kind: try row[1].decode(String.self),
+                    byteStart: try row[2].decode(Int64.self), byteEnd: try row[3].decode(Int64.self),
+                    text: try row[4].decode(String.self))
+            }
+        }
+    }
+
+    /// Now, to the microsecond (PostgreSQL's timestamp precision), so that what is returned
+    /// equals what is read back.
+    static func now() -> Date {
+        Date(timeIntervalSince1970: (Date().timeIntervalSince1970 * 1_000_000).rounded() / 1_000_000)
+    }
+}

@@ -1,0 +1,202 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import PostgresNIO
+import Store
+
+/// Runs, checkpoints and the work queue in a PostgreSQL database, shared by any number of
+/// workers on any number of machines.
+///
+/// The same logical schema as ``RunStore`` (SQLite), plus the queue (`queue`: one row per run
+/// submitted for workers, with its lease) and the documents the work needs (`document`,
+/// `document_chunk`, content-addressed by SHA-256). The engine's checkpoint path is synchronous,
+/// so this is a synchronous façade over postgres-nio's connection: one connection per store,
+/// every transaction on it under a lock, its futures waited for on the caller's thread.
+///
+/// A lost connection (server restarted, connection terminated, network gone) is re-opened
+/// with exponential backoff for up to `retryWindow` seconds and the interrupted transaction run
+/// again from the start; nothing of a transaction that did not commit remains.
+public final class PostgresStore: @unchecked Sendable {
+    /// The database, without its password.
+    public let url: PostgresURL
+    /// How long an operation keeps reconnecting before it reports the server unreachable.
+    public let retryWindow: TimeInterval
+    /// Fault injection for crash tests: every checkpoint transaction is held open this long.
+    let checkpointCommitDelay: TimeInterval?
+
+    private let group: MultiThreadedEventLoopGroup
+    private let configuration: PostgresConnection.Configuration
+    private let logger: Logger
+    private let lock = NSLock()
+    private var connection: PostgresConnection?
+    private var nextConnectionID = 1
+    /// The runs this store holds a lease on, with the lease's token (fencing: checkpoint
+    /// writes of a run check that the token is still the queue row's).
+    var leases: [String: Int64] = [:]
+    let leaseLock = NSLock()
+
+    /// Opens (and if needed migrates) the run store in the database at `url`.
+    ///
+    /// - Parameters:
+    ///   - url: The database.
+    ///   - readOnly: Only read: the schema must exist and be current.
+    ///   - retryWindow: How long to keep reconnecting to a server that cannot be reached.
+    ///   - checkpointCommitDelay: Fault injection (nil: off).
+    /// - Throws: `StoreError` `.unreachable`, `.authentication`, `.foreignDatabase`,
+    ///   `.newerSchema`, `.notInitialized`, `.postgres`, `.invalidArgument`.
+    public init(url: PostgresURL, readOnly: Bool = false, retryWindow: TimeInterval = 30,
+                checkpointCommitDelay: TimeInterval? = nil) throws {
+        self.url = url
+        self.retryWindow = retryWindow
+        self.checkpointCommitDelay = checkpointCommitDelay
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var logger = Logger(label: "sinkstream.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        var tls = PostgresConnection.Configuration.TLS.disable
+        do {
+            switch url.sslMode {
+            case .disable, .allow:
+                tls = .disable
+            case .prefer, .require, .verifyCA, .verifyFull:
+                var config = TLSConfiguration.makeClientConfiguration()
+                if url.sslMode != .verifyFull && url.sslMode != .verifyCA { config.certificateVerification = .none }
+                if url.sslMode == .verifyCA { config.certificateVerification = .noHostnameVerification }
+                let context = try NIOSSLContext(configuration: config)
+                tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
+            }
+        } catch {
+            try? group.syncShutdownGracefully()
+            throw StoreError(code: .invalidArgument, path: url.description,
+                             message: "Cannot set up TLS for \(url) (\(error)); check sslmode.")
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: url.host, port: url.port, username: url.user, password: url.password,
+            database: url.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        self.configuration = configuration
+        do {
+            try migrate(readOnly: readOnly)
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the connection and its event loop; the store cannot be used afterwards.
+    public func close() {
+        lock.lock()
+        let connection = self.connection
+        self.connection = nil
+        lock.unlock()
+        try? connection?.close().wait()
+        try? group.syncShutdownGracefully()
+    }
+
+    /// Runs `body` on the connection (opened if needed) under the store's lock, retrying from
+    /// the start on a lost connection until `retryWindow` has passed.
+    func withConnection<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date().addingTimeInterval(retryWindow)
+        var delay = 0.05
+        while true {
+            do {
+                let connection = try self.connection ?? open()
+                self.connection = connection
+                return try body(connection)
+            } catch {
+                let mapped = map(error, operation: operation, runID: runID)
+                guard mapped.code == .unreachable else { throw mapped }
+                try? self.connection?.close().wait()
+                self.connection = nil
+                if Date().addingTimeInterval(delay) > deadline { throw mapped }
+                usleep(UInt32(delay * 1_000_000))
+                delay = min(delay * 2, 2)
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back if it throws).
+    func transaction<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
+        try withConnection(operation, runID: runID) { connection in
+            _ = try connection.query("BEGIN", logger: logger).wait()
+            do {
+                let result = try body(connection)
+                _ = try connection.query("COMMIT", logger: logger).wait()
+                return result
+            } catch {
+                _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                throw error
+            }
+        }
+    }
+
+    /// Runs one statement and returns its rows.
+    @discardableResult
+    func query(_ connection: PostgresConnection, _ query: PostgresQuery) throws -> [PostgresRandomAccessRow] {
+        try connection.query(query, logger: logger).wait().rows.map { $0.makeRandomAccess() }
+    }
+
+    private func open() throws -> PostgresConnection {
+        let id = nextConnectionID
+        nextConnectionID += 1
+        return try PostgresConnection.connect(
+            on: group.next(), configuration: configuration, id: id, logger: logger).wait()
+    }
+
+    /// Translates a postgres-nio or NIO error into a `StoreError` that names the database
+    /// (without its password) and says what to do.
+    func map(_ error: any Error, operation: String, runID: String?) -> StoreError {
+        if let error = error as? StoreError { return error }
+        let at = url.description
+        if let error = error as? PSQLError {
+            switch error.code {
+            case .server:
+                let state = error.serverInfo?[.sqlState] ?? ""
+                let message = error.serverInfo?[.message] ?? "no message"
+                switch state {
+                case "28P01", "28000":
+                    return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) refused the credentials of user \(url.user) (\(message)); check the password in the URL, PGPASSWORD or ~/.pgpass.", runID: runID)
+                case "3D000":
+                    return StoreError(code: .notInitialized, path: at, message: "The PostgreSQL server at \(url.host):\(url.port) has no database \(url.database); create it (createdb \(url.database)) or fix the URL.", runID: runID)
+                case "57P01", "57P02", "57P03", "08000", "08003", "08006":
+                    return StoreError(code: .unreachable, path: at, message: "The PostgreSQL server at \(at) closed the connection while trying to \(operation) (\(message)); it is retried with backoff.", runID: runID)
+                case "53300":
+                    return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) has too many connections (\(message)); raise max_connections or run fewer workers.", runID: runID)
+                default:
+                    return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at): \(message) (SQLSTATE \(state)).", runID: runID)
+                }
+            case .sslUnsupported:
+                return StoreError(code: .unreachable, path: at, message: "The PostgreSQL server at \(at) does not offer TLS but sslmode=\(url.sslMode.rawValue) requires it; enable ssl on the server or use sslmode=prefer.", runID: runID)
+            case .authMechanismRequiresPassword:
+                return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) wants a password for user \(url.user) and none was given; put it in PGPASSWORD, ~/.pgpass or the URL.", runID: runID)
+            case .unsupportedAuthMechanism, .saslError:
+                return StoreError(code: .authentication, path: at, message: "Could not authenticate to the PostgreSQL server at \(at) as \(url.user); check the password in the URL, PGPASSWORD or ~/.pgpass.", runID: runID)
+            case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
+                let cause = error.underlying.map { " (\(Self.describe($0)))" } ?? ""
+                return StoreError(code: .unreachable, path: at, message: "Cannot reach the PostgreSQL server at \(at) to \(operation)\(cause); start it, or check the host and port in --db / SINKSTREAM_DB.", runID: runID)
+            default:
+                return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at) (\(error.code)).", runID: runID)
+            }
+        }
+        if error is ChannelError || error is IOError || error is NIOConnectionError {
+            return StoreError(code: .unreachable, path: at, message: "Cannot reach the PostgreSQL server at \(at) to \(operation) (\(Self.describe(error))); start it, or check the host and port in --db / SINKSTREAM_DB.", runID: runID)
+        }
+        if let error = error as? PostgresDecodingError {
+            return StoreError(code: .invalidData, path: at, message: "The run store \(at) holds a value of an unexpected type in column \(error.columnName) while trying to \(operation).", runID: runID)
+        }
+        return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at) (\(Self.describe(error))).", runID: runID)
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let error = error as? NIOConnectionError {
+            return error.connectionErrors.first.map { "\($0.error)" } ?? "connection failed"
+        }
+        return "\(error)"
+    }
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A throw-away PostgreSQL cluster on loopback for the tests and for trying workers out.
+#
+#   scripts/postgres-cluster.sh start DIR   initdb into DIR (if new), start on a free port,
+#                                          print the URL (postgres://sinkstream:…@127.0.0.1:PORT/sinkstream)
+#   scripts/postgres-cluster.sh stop DIR    stop it (the directory stays; rm -rf it yourself)
+#   scripts/postgres-cluster.sh url DIR     print the URL of a started cluster
+#
+# The server listens on 127.0.0.1 only, its unix socket lives in DIR. Run as root, the
+# server runs as the `postgres` user (created by Debian's postgresql package; setup.sh).
+set -euo pipefail
+bin="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)}"
+[ -x "$bin/initdb" ] || { echo "postgres-cluster: no PostgreSQL server binaries (install the postgresql package: scripts/setup.sh)" >&2; exit 1; }
+cmd="${1:-}"; dir="${2:-}"
+[ -n "$cmd" ] && [ -n "$dir" ] || { echo "usage: $0 start|stop|url DIR" >&2; exit 64; }
+as_owner() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+password="sinkstream-test"
+case "$cmd" in
+start)
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres: "$dir"
+    chmod 700 "$dir"
+    if [ ! -f "$dir/data/PG_VERSION" ]; then
+        printf '%s\n' "$password" > "$dir/pwfile"
+        [ "$(id -u)" -eq 0 ] && chown postgres: "$dir/pwfile"
+        as_owner "$bin/initdb" -D "$dir/data" -U sinkstream --pwfile="$dir/pwfile" \
+            --auth=scram-sha-256 -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 \
+            || { cat "$dir/initdb.log" >&2; exit 1; }
+        rm -f "$dir/pwfile"
+    fi
+    port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
+        || { cat "$dir/server.log" >&2; exit 1; }
+    echo "$port" > "$dir/port"
+    PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p "$port" -U sinkstream -d postgres -qAt \
+        -c "CREATE DATABASE sinkstream" >/dev/null
+    echo "postgres://sinkstream:$password@127.0.0.1:$port/sinkstream?sslmode=disable"
+    ;;
+url)
+    echo "postgres://sinkstream:$password@127.0.0.1:$(cat "$dir/port")/sinkstream?sslmode=disable"
+    ;;
+stop)
+    [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+*)
+    echo "usage: $0 start|stop|url DIR" >&2; exit 64
+    ;;
+esac
