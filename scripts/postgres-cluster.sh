@@ -31,9 +31,18 @@ start)
         rm -f "$dir/pwfile"
     fi
     port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null \
-        || { cat "$dir/server.log" >&2; exit 1; }
+    # The server must not inherit our descriptors beyond 0-2: a caller that learns of our exit
+    # from a descriptor closing (Foundation's Process does, with a socket it passes every child)
+    # would otherwise wait for the server to stop, i.e. forever.
+    (
+        for fd in /proc/self/fd/*; do
+            fd="${fd##*/}"
+            [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ] && eval "exec $fd>&-" 2>/dev/null || true
+        done
+        exec </dev/null
+        as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+            -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c max_connections=200" start >/dev/null 2>&1
+    ) || { cat "$dir/server.log" >&2; exit 1; }
     echo "$port" > "$dir/port"
     PGPASSWORD="$password" "$bin/psql" -h 127.0.0.1 -p "$port" -U sinkstream -d postgres -qAt \
         -c "CREATE DATABASE sinkstream" >/dev/null

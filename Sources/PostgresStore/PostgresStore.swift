@@ -23,6 +23,9 @@ public final class PostgresStore: @unchecked Sendable {
     public let url: PostgresURL
     /// How long an operation keeps reconnecting before it reports the server unreachable.
     public let retryWindow: TimeInterval
+    /// How long one statement may take before the connection is given up as lost (a server
+    /// that vanished without closing the connection, e.g. a cut network).
+    public let statementTimeout: TimeInterval
     /// Fault injection for crash tests: every checkpoint transaction is held open this long.
     let checkpointCommitDelay: TimeInterval?
 
@@ -47,9 +50,10 @@ public final class PostgresStore: @unchecked Sendable {
     /// - Throws: `StoreError` `.unreachable`, `.authentication`, `.foreignDatabase`,
     ///   `.newerSchema`, `.notInitialized`, `.postgres`, `.invalidArgument`.
     public init(url: PostgresURL, readOnly: Bool = false, retryWindow: TimeInterval = 30,
-                checkpointCommitDelay: TimeInterval? = nil) throws {
+                statementTimeout: TimeInterval = 120, checkpointCommitDelay: TimeInterval? = nil) throws {
         self.url = url
         self.retryWindow = retryWindow
+        self.statementTimeout = statementTimeout
         self.checkpointCommitDelay = checkpointCommitDelay
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         var logger = Logger(label: "sinkstream.postgres")
@@ -124,13 +128,13 @@ public final class PostgresStore: @unchecked Sendable {
     /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back if it throws).
     func transaction<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         try withConnection(operation, runID: runID) { connection in
-            _ = try connection.query("BEGIN", logger: logger).wait()
+            try waitFor(connection.query("BEGIN", logger: logger), on: connection)
             do {
                 let result = try body(connection)
-                _ = try connection.query("COMMIT", logger: logger).wait()
+                try waitFor(connection.query("COMMIT", logger: logger), on: connection)
                 return result
             } catch {
-                _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                _ = try? waitFor(connection.query("ROLLBACK", logger: logger), on: connection)
                 throw error
             }
         }
@@ -139,7 +143,37 @@ public final class PostgresStore: @unchecked Sendable {
     /// Runs one statement and returns its rows.
     @discardableResult
     func query(_ connection: PostgresConnection, _ query: PostgresQuery) throws -> [PostgresRandomAccessRow] {
-        try connection.query(query, logger: logger).wait().rows.map { $0.makeRandomAccess() }
+        try waitFor(connection.query(query, logger: logger), on: connection).rows.map { $0.makeRandomAccess() }
+    }
+
+    /// Waits for `future` on the caller's thread (never an event loop's), giving up when the
+    /// connection closes under it or after `statementTimeout`.
+    ///
+    /// postgres-nio writes a query to its channel without a promise for the write, so a query
+    /// issued on a connection the server has just closed (pg_terminate_backend, a restart) is
+    /// never answered; a plain `wait()` would then block forever. Here it fails as a lost
+    /// connection instead, and `withConnection` reconnects and runs the transaction again.
+    @discardableResult
+    func waitFor<T: Sendable>(_ future: EventLoopFuture<T>, on connection: PostgresConnection) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        future.whenComplete { result in
+            box.set(result)
+            done.signal()
+        }
+        let deadline = Date().addingTimeInterval(statementTimeout)
+        while done.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
+            if connection.isClosed || Date() > deadline {
+                // Closing fails whatever the connection still has pending; the result box then
+                // holds that failure, or nothing if postgres-nio lost the query.
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+                if done.wait(timeout: .now() + .seconds(1)) == .success, let result = box.get() { return try result.get() }
+                throw ConnectionLost(timedOut: !connection.isClosed || Date() > deadline)
+            }
+        }
+        guard let result = box.get() else { throw ConnectionLost(timedOut: false) }
+        return try result.get()
     }
 
     private func open() throws -> PostgresConnection {
@@ -184,7 +218,7 @@ public final class PostgresStore: @unchecked Sendable {
                 return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at) (\(error.code)).", runID: runID)
             }
         }
-        if error is ChannelError || error is IOError || error is NIOConnectionError {
+        if error is ConnectionLost || error is ChannelError || error is IOError || error is NIOConnectionError {
             return StoreError(code: .unreachable, path: at, message: "Cannot reach the PostgreSQL server at \(at) to \(operation) (\(Self.describe(error))); start it, or check the host and port in --db / SINKSTREAM_DB.", runID: runID)
         }
         if let error = error as? PostgresDecodingError {
@@ -199,4 +233,18 @@ public final class PostgresStore: @unchecked Sendable {
         }
         return "\(error)"
     }
+}
+
+/// A connection that closed (or stopped answering) while a statement was pending.
+struct ConnectionLost: Error, CustomStringConvertible {
+    var timedOut: Bool
+    var description: String { timedOut ? "no answer from the server in time" : "the connection was closed" }
+}
+
+/// One result, set on an event loop and read on the waiting thread.
+final class ResultBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    func set(_ value: Result<T, any Error>) { lock.lock(); result = value; lock.unlock() }
+    func get() -> Result<T, any Error>? { lock.lock(); defer { lock.unlock() }; return result }
 }

@@ -79,7 +79,7 @@ struct Snapshot: Equatable {
     }
 }
 
-@Suite("PostgresStore", .enabled(if: !TestPostgres.disabled, "SINKSTREAM_TEST_POSTGRES=off"), .serialized)
+@Suite("PostgresStore", .enabled(if: !TestPostgres.disabled, "SINKSTREAM_TEST_POSTGRES=off"), .serialized, .timeLimit(.minutes(3)))
 struct PostgresStoreTests {
     @Test("The same writes read back the same from PostgreSQL as from SQLite")
     func roundTripMatchesSQLite() throws {

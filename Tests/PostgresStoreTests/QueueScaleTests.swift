@@ -8,7 +8,7 @@ import TestSupport
 /// checkpoints of a realistic size (one 8-token K/V block of a 30-layer model's rows is ~100 KB
 /// at f16; here 64 KB plus losses), finishes it, and claims the next. Prints the claim and
 /// checkpoint rates the README's "how many workers" estimate is based on.
-@Suite("PostgresStore scale", .enabled(if: !TestPostgres.disabled, "SINKSTREAM_TEST_POSTGRES=off"), .serialized)
+@Suite("PostgresStore scale", .enabled(if: !TestPostgres.disabled, "SINKSTREAM_TEST_POSTGRES=off"), .serialized, .timeLimit(.minutes(3)))
 struct QueueScaleTests {
     @Test("50 simulated workers: every run claimed exactly once; claim and checkpoint rates")
     func simulatedWorkers() throws {
