@@ -58,7 +58,7 @@ let package = Package(
         .executableTarget(
             name: "SinkstreamCLI",
             dependencies: [
-                "GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "Report", "Tasks", "Pipeline",
+                "GGUF", "Tokenization", "Kernels", "Model", "Streaming", "Store", "PostgresStore", "Report", "Tasks", "Pipeline",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -32,7 +32,7 @@ public enum CacheRows {
     /// restored) from the run's stored blocks.
     /// - Throws: ``RunError`` `run.damaged` if a block has a size no cache row has, or if a live
     ///   token has no stored rows.
-    public static func restore(_ session: StreamSession, runID: String, store: RunStore) throws {
+    public static func restore(_ session: StreamSession, runID: String, store: any RunStoring) throws {
         let live = session.liveRanges
         var restored = 0
         for block in try store.kvBlocks(runID: runID) {

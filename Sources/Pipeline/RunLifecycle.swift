@@ -39,19 +39,23 @@ public protocol RunConfiguration: Codable, Sendable {
 /// `running` with nobody holding its lock; the store derives `interrupted` from that.
 public final class RunLifecycle {
     public let runID: String
-    public let store: RunStore
+    public let store: any RunStoring
     /// The run's row as it was when the run was opened.
     public let record: RunRecord
-    private let lock: RunLock
+    /// The document to read: the run's own path, or a local copy of its bytes (a worker that
+    /// fetched a submitted document from the database).
+    public let documentPath: String
+    private let lock: any RunHold
     private let everyTokens: Int
     private let everySeconds: Double
     private let keepsCache: Bool
     private var markPosition = 0
     private var markTime = Date()
 
-    private init(record: RunRecord, store: RunStore, lock: RunLock, config: some RunConfiguration) {
+    private init(record: RunRecord, store: any RunStoring, lock: any RunHold, config: some RunConfiguration, documentPath: String) {
         runID = record.id
         self.record = record
+        self.documentPath = documentPath
         self.store = store
         self.lock = lock
         everyTokens = config.checkpointEveryTokens
@@ -65,7 +69,7 @@ public final class RunLifecycle {
     /// - Throws: ``DocumentError`` when the document cannot be read, `StoreError`.
     public static func register(
         task: RunTask, documentPath: String, tokenizer: BPETokenizer, model: LanguageModel, modelSHA256: String,
-        config: some RunConfiguration, replaceInvalid: Bool, mode: String, store: RunStore, batchID: String?
+        config: some RunConfiguration, replaceInvalid: Bool, mode: String, store: any RunStoring, batchID: String?
     ) throws -> RunRecord {
         let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
         _ = try DocumentReader(path: path, tokenizer: tokenizer, replaceInvalid: replaceInvalid, blockSize: 1 << 12)
@@ -84,15 +88,17 @@ public final class RunLifecycle {
     /// - Throws: ``RunError`` (`run.unknown`, `run.completed`, `run.task`, `run.model-changed`,
     ///   `run.document-changed`, `run.damaged`); `StoreError.runLocked` if another process holds it.
     public static func open<Config: RunConfiguration>(
-        runID: String, tasks: Set<RunTask>, as _: Config.Type, store: RunStore, model: LanguageModel,
-        modelSHA256: String, justRegistered: Bool = false
+        runID: String, tasks: Set<RunTask>, as _: Config.Type, store: any RunStoring, model: LanguageModel,
+        modelSHA256: String, justRegistered: Bool = false, localDocument: String? = nil
     ) throws -> (lifecycle: RunLifecycle, config: Config, checkpoint: CheckpointRecord?) {
         guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
         guard record.status != .completed else { throw RunError.completed(runID) }
         guard tasks.contains(record.task) else {
             throw RunError.wrongTask(runID, record.task.rawValue, expected: tasks.map(\.rawValue).sorted())
         }
-        let lock = try store.lock(runID: runID)
+        let lock = try store.hold(runID: runID)
+        var released = false
+        defer { if !released { lock.release() } }
         let config: Config
         do {
             config = try JSONDecoder().decode(Config.self, from: Data(record.config.utf8))
@@ -103,15 +109,17 @@ public final class RunLifecycle {
             throw RunError.damaged(runID, "it was run with --precision \(config.precision.rawValue)")
         }
         guard modelSHA256 == record.modelSHA256 else { throw RunError.changed(runID, what: "model", path: model.path) }
+        let document = localDocument ?? record.documentPath
         if !justRegistered {
-            guard FileManager.default.fileExists(atPath: record.documentPath),
-                  try FileDigest.sha256(path: record.documentPath) == record.documentSHA256 else {
-                throw RunError.changed(runID, what: "document", path: record.documentPath)
+            guard FileManager.default.fileExists(atPath: document),
+                  try FileDigest.sha256(path: document) == record.documentSHA256 else {
+                throw RunError.changed(runID, what: "document", path: document)
             }
         }
         let checkpoint = try store.latestCheckpoint(runID: runID)
         if record.status != .running { try store.setStatus(runID: runID, .running) }
-        return (RunLifecycle(record: record, store: store, lock: lock, config: config), config, checkpoint)
+        released = true
+        return (RunLifecycle(record: record, store: store, lock: lock, config: config, documentPath: document), config, checkpoint)
     }
 
     /// Decodes a part of a checkpoint, calling a failure `run.damaged`.

@@ -38,9 +38,9 @@ public final class ScoreRun {
     public let model: LanguageModel
     public let config: ScoreConfiguration
     public var runID: String { lifecycle.runID }
-    public var store: RunStore { lifecycle.store }
+    public var store: any RunStoring { lifecycle.store }
     /// The document (absolute path) and its size when the run was registered.
-    public var documentPath: String { lifecycle.record.documentPath }
+    public var documentPath: String { lifecycle.documentPath }
     public var documentSize: Int64 { lifecycle.record.documentSize }
     private let reader: DocumentReader
     private let engine: InferenceEngine
@@ -61,7 +61,7 @@ public final class ScoreRun {
     /// - Throws: ``DocumentError``, `StoreError` or `ModelError` before anything is scored.
     public static func start(
         documentPath: String, model: LanguageModel, modelSHA256: String, config: ScoreConfiguration,
-        store: RunStore, threads: Int, batchID: String? = nil
+        store: any RunStoring, threads: Int, batchID: String? = nil
     ) throws -> ScoreRun {
         let record = try RunLifecycle.register(
             task: .score, documentPath: documentPath, tokenizer: model.tokenizer, model: model, modelSHA256: modelSHA256,
@@ -72,16 +72,20 @@ public final class ScoreRun {
     /// Continues a paused, interrupted or failed run from its latest checkpoint.
     /// - Throws: ``RunError`` if the run is completed, its document or model changed, or its
     ///   checkpoint is damaged; `StoreError.runLocked` if another process holds it.
-    public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> ScoreRun {
-        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false)
+    /// `localDocument`: a copy of the run's document to read instead of its stored path (a
+    /// worker's copy of a submitted document); it must have the run's SHA-256.
+    public static func resume(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int,
+                              localDocument: String? = nil) throws -> ScoreRun {
+        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false,
+                 localDocument: localDocument)
     }
 
-    private static func open(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int,
-                             justRegistered: Bool) throws -> ScoreRun {
+    private static func open(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int,
+                             justRegistered: Bool, localDocument: String? = nil) throws -> ScoreRun {
         let (lifecycle, config, checkpoint) = try RunLifecycle.open(
             runID: runID, tasks: [.score], as: ScoreConfiguration.self, store: store, model: model,
-            modelSHA256: modelSHA256, justRegistered: justRegistered)
-        let path = lifecycle.record.documentPath
+            modelSHA256: modelSHA256, justRegistered: justRegistered, localDocument: localDocument)
+        let path = lifecycle.documentPath
         let state = try checkpoint.map { try lifecycle.decode(ScoreState.self, from: $0.taskState, what: "task state") } ?? ScoreState()
         let reader = try DocumentReader(path: path, tokenizer: model.tokenizer, replaceInvalid: config.replaceInvalid,
                                         restoring: checkpoint?.tokenizerState, blockSize: readBlock)

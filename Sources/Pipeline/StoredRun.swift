@@ -23,7 +23,7 @@ public struct StoredRun: Sendable {
     /// sink and window runs, and its status says how far an unfinished run got.
     /// - Throws: ``RunError`` `run.unknown` for an unknown id, `run.empty` for a run without any
     ///   stored loss; `StoreError` for a damaged store.
-    public static func load(id: String, store: RunStore) throws -> StoredRun {
+    public static func load(id: String, store: any RunStoring) throws -> StoredRun {
         guard let record = try store.run(id: id) else { throw RunError.unknownRun(id) }
         let config = try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(record.config.utf8))
         let slice = try store.nll(runID: id, range: 0..<Int64(Int32.max))
@@ -113,7 +113,7 @@ public struct StoredRun: Sendable {
     ///
     /// The state is the store's derived one (`RunStore.stateAndHolder(of:)`), the same that
     /// `sinkstream runs` shows: a run stored as `running` that nobody holds is `interrupted`.
-    static func status(_ r: RunRecord, config: ScoreConfiguration?, store: RunStore) -> String {
+    static func status(_ r: RunRecord, config: ScoreConfiguration?, store: any RunStoring) -> String {
         let derived = store.stateAndHolder(of: r)
         if derived.state == .completed { return "completed" }
         var total: Int64? = r.bytes > 0 ? Int64((Double(r.documentSize) * Double(r.tokens) / Double(r.bytes)).rounded()) : nil

@@ -104,7 +104,7 @@ extension PostgresStore {
         let claim: Claim? = try transaction("claim a run") { connection in
             let rows = try query(connection, """
                 SELECT q.runID FROM queue q JOIN run r ON r.id = q.runID
-                WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now()))
+                WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now())) AND q.submitted
                   AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
                 ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
                 """)
@@ -112,7 +112,7 @@ extension PostgresStore {
             let updated = try query(connection, """
                 UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
                     leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
-                    workerPID = \(Int32(worker.pid)), heartbeatAt = now()
+                    workerPID = \(Int32(worker.pid)), heartbeatAt = now(), startedAt = COALESCE(startedAt, now())
                 WHERE runID = \(runID) RETURNING leaseToken, attempts
                 """)
             guard let row = updated.first else { return nil }
@@ -133,21 +133,28 @@ extension PostgresStore {
                 UPDATE queue SET leaseUntil = now() + make_interval(secs => \(lease)), heartbeatAt = now()
                 WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) RETURNING runID
                 """)
-            if rows.isEmpty { throw leaseLost(runID) }
+            if rows.isEmpty {
+                leaseLock.lock(); leases[runID] = nil; fenced.insert(runID); leaseLock.unlock()
+                throw leaseLost(runID)
+            }
         }
     }
 
     /// Gives a claimed run back to the queue (after a final checkpoint on SIGTERM): another
     /// worker may claim it at once.
-    public func releaseLease(runID: String) throws {
+    public func releaseLease(runID: String, direct: Bool = false) throws {
         guard let token = heldLease(runID: runID) else { return }
-        try transaction("release the lease on run \(runID)", runID: runID) { connection in
-            try query(connection, """
-                UPDATE queue SET state = 'queued', leaseUntil = NULL, workerHost = NULL, workerPID = NULL
-                WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token)
-                """)
-        }
         setLease(runID: runID, token: nil)
+        try transaction("release the lease on run \(runID)", runID: runID) { connection in
+            if direct {
+                try query(connection, "DELETE FROM queue WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) AND NOT submitted")
+            } else {
+                try query(connection, """
+                    UPDATE queue SET state = 'queued', leaseUntil = NULL, workerHost = NULL, workerPID = NULL
+                    WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token)
+                    """)
+            }
+        }
     }
 
     /// Marks a claimed run done (status completed, K/V blocks dropped unless `keepCache`), in
@@ -173,7 +180,7 @@ extension PostgresStore {
             if let token { try checkLease(connection, runID: runID, token: token) }
             let rows = try query(connection, """
                 UPDATE queue SET failures = failures + 1, leaseUntil = NULL, workerHost = NULL, workerPID = NULL,
-                    state = CASE WHEN failures + 1 >= \(maxFailures) THEN 'failed' ELSE 'queued' END
+                    state = CASE WHEN NOT submitted OR failures + 1 >= \(maxFailures) THEN 'failed' ELSE 'queued' END
                 WHERE runID = \(runID) RETURNING state
                 """)
             let final = try rows.first.map { try $0[0].decode(String.self) } == "failed"
@@ -217,7 +224,21 @@ extension PostgresStore {
     func setLease(runID: String, token: Int64?) {
         leaseLock.lock()
         leases[runID] = token
+        if token != nil { fenced.remove(runID) }
         leaseLock.unlock()
+    }
+
+    /// Whether this store lost its lease on the run: every further write for it is refused
+    /// (``leaseLost``) until it claims the run again.
+    func isFenced(runID: String) -> Bool {
+        leaseLock.lock()
+        defer { leaseLock.unlock() }
+        return fenced.contains(runID)
+    }
+
+    /// Throws ``leaseLost`` when this store lost its lease on the run.
+    func checkNotFenced(_ runID: String) throws {
+        if isFenced(runID: runID) { throw leaseLost(runID) }
     }
 
     /// Fencing: throws `.leaseLost` unless the queue row still carries our lease token (locks
@@ -225,7 +246,10 @@ extension PostgresStore {
     func checkLease(_ connection: PostgresConnection, runID: String, token: Int64) throws {
         let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
         guard let row = rows.first, try row[0].decode(Int64.self) == token, try row[1].decode(String.self) == "claimed" else {
-            setLease(runID: runID, token: nil)
+            leaseLock.lock()
+            leases[runID] = nil
+            fenced.insert(runID)
+            leaseLock.unlock()
             throw leaseLost(runID)
         }
     }

@@ -59,6 +59,7 @@ extension PostgresStore: RunStoring {
 
     public func writeCheckpoint(_ c: CheckpointWrite) throws {
         try c.validate(location: location)
+        try checkNotFenced(c.runID)
         let token = heldLease(runID: c.runID)
         let delay = checkpointCommitDelay
         try transaction("write checkpoint at token \(c.tokenIndex)", runID: c.runID) { connection in
@@ -149,7 +150,16 @@ extension PostgresStore: RunStoring {
     }
 
     public func setStatus(runID: String, _ status: RunStatus, error: String? = nil) throws {
+        try checkNotFenced(runID)
+        let token = heldLease(runID: runID)
+        if status == .failed, token != nil {
+            // An attempt of a leased run failed: counted, and the run goes back to the queue
+            // until it has failed `maxFailures` times in a row (a poisoned document).
+            try fail(runID: runID, error: error ?? "failed", maxFailures: maxFailures)
+            return
+        }
         try transaction("set the status of run \(runID) to \(status.rawValue)", runID: runID) { connection in
+            if let token { try checkLease(connection, runID: runID, token: token) }
             let now = Self.now()
             let completedAt: Date? = status == .completed ? now : nil
             let updated = try query(connection, """
@@ -160,7 +170,11 @@ extension PostgresStore: RunStoring {
         }
     }
 
+    /// Marks the run completed; a run this store holds a lease on is also done in the queue (in
+    /// the same transaction, after checking that the lease is still ours).
     public func complete(runID: String, keepCache: Bool) throws {
+        try checkNotFenced(runID)
+        if heldLease(runID: runID) != nil { return try finish(runID: runID, keepCache: keepCache) }
         try transaction("complete run \(runID)", runID: runID) { connection in
             try completeRun(connection, runID: runID, keepCache: keepCache)
         }

@@ -121,6 +121,9 @@ extension PostgresStore {
                 workerPID INTEGER,
                 heartbeatAt TIMESTAMPTZ,
                 enqueuedAt TIMESTAMPTZ NOT NULL,
+                startedAt TIMESTAMPTZ,
+                -- false: a run a command holds directly (score/resume --db), which workers never claim
+                submitted BOOLEAN NOT NULL DEFAULT true,
                 seq BIGSERIAL NOT NULL
             )
             """,

@@ -38,6 +38,12 @@ public final class PostgresStore: @unchecked Sendable {
     /// The runs this store holds a lease on, with the lease's token (fencing: checkpoint
     /// writes of a run check that the token is still the queue row's).
     var leases: [String: Int64] = [:]
+    /// Runs whose lease this store lost (see `checkLease`).
+    var fenced: Set<String> = []
+    /// How long a lease taken by ``hold(runID:)`` lasts unless renewed.
+    public let leaseLength: TimeInterval
+    /// After this many failed attempts in a row a submitted run is failed for good.
+    public var maxFailures = 3
     let leaseLock = NSLock()
 
     /// Opens (and if needed migrates) the run store in the database at `url`.
@@ -50,7 +56,9 @@ public final class PostgresStore: @unchecked Sendable {
     /// - Throws: `StoreError` `.unreachable`, `.authentication`, `.foreignDatabase`,
     ///   `.newerSchema`, `.notInitialized`, `.postgres`, `.invalidArgument`.
     public init(url: PostgresURL, readOnly: Bool = false, retryWindow: TimeInterval = 30,
-                statementTimeout: TimeInterval = 120, checkpointCommitDelay: TimeInterval? = nil) throws {
+                statementTimeout: TimeInterval = 120, leaseLength: TimeInterval = PostgresStore.defaultLease,
+                checkpointCommitDelay: TimeInterval? = nil) throws {
+        self.leaseLength = leaseLength
         self.url = url
         self.retryWindow = retryWindow
         self.statementTimeout = statementTimeout

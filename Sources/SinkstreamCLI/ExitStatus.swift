@@ -36,6 +36,8 @@ enum ExitStatus: Int32, CaseIterable {
     /// Try again later: the disk is full (the run is paused at its last checkpoint), another
     /// process holds the run, the database stayed busy.
     case temporaryFailure = 75
+    /// The database server refused the credentials (a wrong password, an unknown user).
+    case noPermission = 77
     /// Paused by Ctrl-C or SIGTERM after a final checkpoint; `sinkstream resume RUN` continues.
     case paused = 130
 
@@ -50,7 +52,8 @@ enum ExitStatus: Int32, CaseIterable {
         case .unavailable: "the model cannot be used: missing, not GGUF, damaged, unsupported, too big for the memory limit"
         case .cannotCreate: "an output file or the run database cannot be created there (read-only or missing location)"
         case .ioError: "the run database cannot be read or written (damaged, another program's, newer schema)"
-        case .temporaryFailure: "try again later: disk full (the run is paused at its last checkpoint), the run is held by another process, the database stayed busy"
+        case .temporaryFailure: "try again later: disk full (the run is paused at its last checkpoint), the run is held by another process or worker, the database stayed busy, the PostgreSQL server stayed unreachable (after retries with backoff), a worker's lease was taken over"
+        case .noPermission: "the PostgreSQL server refused the credentials (wrong password, unknown user); the password is never printed"
         case .paused: "paused by Ctrl-C or SIGTERM after a final checkpoint; `sinkstream resume RUN` continues"
         }
     }
@@ -71,7 +74,8 @@ enum ExitStatus: Int32, CaseIterable {
         case let e as StoreError:
             switch e.code {
             case .runNotFound: return .noInput
-            case .runLocked, .diskFull, .busy: return .temporaryFailure
+            case .runLocked, .diskFull, .busy, .unreachable, .leaseLost: return .temporaryFailure
+            case .authentication: return .noPermission
             case .readOnlyLocation, .missingDirectory: return .cannotCreate
             default: return .ioError
             }

@@ -41,7 +41,7 @@ extension RunsCommand {
 
         func run() throws {
             guard storeOptions.exists else { throw RunError.unknownRun(runIDs[0]) }
-            let store = try storeOptions.open()
+            let store = try storeOptions.openSQLite(for: "runs delete")
             // Every id first: an unknown one deletes nothing.
             for id in runIDs where try store.run(id: id) == nil { throw RunError.unknownRun(id) }
             let before = store.fileBytesOnDisk()
@@ -98,7 +98,7 @@ extension RunsCommand {
                 print("nothing to prune: there is no run store at \(storeOptions.path).")
                 return
             }
-            let store = try storeOptions.open(readOnly: dryRun)
+            let store = try storeOptions.openSQLite(readOnly: dryRun, for: "runs prune")
             let options = PruneOptions(
                 deleteCompleted: completed, completedBefore: olderThan.map { Date().addingTimeInterval(-$0.seconds) },
                 keepCache: keepCache, dryRun: dryRun)

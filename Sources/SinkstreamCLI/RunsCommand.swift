@@ -51,7 +51,7 @@ struct RunsCommand: ParsableCommand {
             }
             let store = try storeOptions.open(readOnly: true)
             let runs = try store.runs(state: status.flatMap(RunState.init(rawValue:)))
-            let sizes = try store.storedSizes()
+            let sizes = try (store as? RunStore)?.storedSizes() ?? [:]
             print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
         }
     }
@@ -72,7 +72,7 @@ struct RunsCommand: ParsableCommand {
             let store = try storeOptions.open(readOnly: true)
             guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
             let run = store.stateAndHolder(of: record)
-            let size = try store.storedSize(runID: runID)
+            let size = try (store as? RunStore)?.storedSize(runID: runID) ?? RunStoredSize()
             if format != .table {
                 print(RunListing.render([run], sizes: [runID: size], format: format), terminator: "")
                 return
@@ -112,7 +112,7 @@ enum RunListing {
     static func describe(_ run: RunWithState) -> String {
         switch run.state {
         case .running:
-            return "running (process \(run.holderPID.map(String.init) ?? "?"))"
+            return "running (process \(run.holderHost.map { $0 + ":" } ?? "")\(run.holderPID.map(String.init) ?? "?"))"
         case .interrupted:
             return "interrupted (stored as running, but no process holds it: its process died; `sinkstream resume \(run.record.id)` continues)"
         case .paused:

@@ -73,7 +73,7 @@ struct ScoreCommand: ParsableCommand {
             bucket: checkpoints.bucket, replaceInvalid: replaceInvalid, tokenLimit: tokens, keepCache: checkpoints.keepCache)
         var document = file
         if DocumentSpool.needsSpooling(file) {
-            let directory = ((storeOptions.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("inputs")
+            let directory = (storeOptions.dataDirectory as NSString).appendingPathComponent("inputs")
             document = try DocumentSpool.spool(file, into: directory)
             output.notice("standard input saved as \(document)")
         }
@@ -137,7 +137,7 @@ enum RunDriver {
         return outcome
     }
 
-    static func drive(_ run: ScoreRun, store: RunStore, nllOut: String?, threads: Int, output: ProgressOptions,
+    static func drive(_ run: ScoreRun, store: any RunStoring, nllOut: String?, threads: Int, output: ProgressOptions,
                       format: SummaryFormat) throws {
         Interruption.install()
         let start = Date()

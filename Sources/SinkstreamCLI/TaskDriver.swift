@@ -23,7 +23,7 @@ enum TaskDriver {
             try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         }
         let batch = try TaskBatch(
-            documents: files.map { file in (file, { file == "-" ? try spoolStandardInput(store: store) : file }) },
+            documents: files.map { file in (file, { file == "-" ? try spoolStandardInput(into: storeOptions.dataDirectory) : file }) },
             model: model, modelSHA256: modelSHA, store: store, kind: kind, allowBase: allowBase, configuration: configuration)
         let batchID = batch.batchID, runIDs = batch.runIDs
         // One input: its error is the command's (with its exit status).
@@ -36,7 +36,7 @@ enum TaskDriver {
     }
 
     /// Resumes one task run or every unfinished run of a batch.
-    static func resume(runIDs: [String], batchID: String?, store: RunStore, options: ModelOptions, output: ProgressOptions,
+    static func resume(runIDs: [String], batchID: String?, store: any RunStoring, options: ModelOptions, output: ProgressOptions,
                        model loaded: LanguageModel? = nil,
                        earlierFailures: [(String, String)] = [], total: Int? = nil) throws {
         Interruption.install()
@@ -108,8 +108,8 @@ enum TaskDriver {
     }
 
     /// Copies standard input to a file under the run database's directory, so the run can resume.
-    static func spoolStandardInput(store: RunStore) throws -> String {
-        let dir = ((store.path as NSString).deletingLastPathComponent as NSString).appendingPathComponent("spool")
+    static func spoolStandardInput(into dataDirectory: String) throws -> String {
+        let dir = (dataDirectory as NSString).appendingPathComponent("spool")
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let path = (dir as NSString).appendingPathComponent("stdin-\(UUID().uuidString.lowercased()).txt")
         let partial = path + ".part"

@@ -49,11 +49,14 @@ public struct RunWithState: Sendable, Equatable {
     public var state: RunState
     /// The pid of the process holding the run, when it is `running` and the pid is readable.
     public var holderPID: Int32?
+    /// The host of that process, when the store knows it (PostgreSQL workers on many machines).
+    public var holderHost: String?
 
-    public init(record: RunRecord, state: RunState, holderPID: Int32? = nil) {
+    public init(record: RunRecord, state: RunState, holderPID: Int32? = nil, holderHost: String? = nil) {
         self.record = record
         self.state = state
         self.holderPID = holderPID
+        self.holderHost = holderHost
     }
 }
 
@@ -123,7 +126,7 @@ extension RunStore {
     }
 
     /// The state a stored status means when no live process holds the run.
-    static func storedState(_ status: RunStatus) -> RunState {
+    public static func storedState(_ status: RunStatus) -> RunState {
         switch status {
         case .running: .running
         case .paused: .paused

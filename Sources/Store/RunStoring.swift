@@ -37,10 +37,47 @@ public protocol RunStoring: AnyObject, Sendable {
     func metrics(runID: String) throws -> [MetricRow]
     /// The completed outputs of a run, in sequence order.
     func outputs(runID: String) throws -> [OutputChunk]
+
+    /// Takes the exclusive hold on a run that whoever works on it keeps until done: on SQLite
+    /// the run's lock file (`flock`, dropped by the kernel with the process), on PostgreSQL a
+    /// lease in the queue that a heartbeat renews and that runs out when its holder dies.
+    /// - Throws: `StoreError` `.runLocked` naming the holder while someone else holds it.
+    func hold(runID: String) throws -> any RunHold
+    /// The run's state: its stored status, corrected by whether anybody holds it.
+    func stateAndHolder(of record: RunRecord) -> RunWithState
+    /// Runs matching every given filter, with their derived states, oldest first.
+    func runs(task: RunTask?, state: RunState?, batchID: String?) throws -> [RunWithState]
 }
+
+/// What keeps a run to one worker: ``RunLock`` on SQLite, a lease on PostgreSQL.
+public protocol RunHold: AnyObject, Sendable {
+    /// Gives the run up; calling it again does nothing.
+    func release()
+}
+
+extension RunLock: RunHold {}
 
 extension RunStore: RunStoring {
     public var location: String { path }
+
+    public func hold(runID: String) throws -> any RunHold { try lock(runID: runID) }
+}
+
+extension RunStoring {
+    /// Sets a run's status, without error text.
+    public func setStatus(runID: String, _ status: RunStatus) throws {
+        try setStatus(runID: runID, status, error: nil)
+    }
+
+    /// The runs of a batch, oldest first.
+    public func runs(batchID: String) throws -> [RunRecord] {
+        try runs(task: nil, status: nil, batchID: batchID)
+    }
+
+    /// Runs in a derived state (nil: every run), oldest first.
+    public func runs(state: RunState?) throws -> [RunWithState] {
+        try runs(task: nil, state: state, batchID: nil)
+    }
 }
 
 extension RunRecord {

@@ -21,7 +21,7 @@ public struct TaskBatch: Sendable {
     /// - Throws: ``ModelError`` `model.base-model` when the model is a base model and `allowBase`
     ///   is false (nothing is registered).
     public init(documents: [(input: String, path: () throws -> String)], model: LanguageModel, modelSHA256: String,
-                store: RunStore, kind: TaskKind, allowBase: Bool, configuration: (String) -> TaskConfiguration) throws {
+                store: any RunStoring, kind: TaskKind, allowBase: Bool, configuration: (String) -> TaskConfiguration) throws {
         if !allowBase, model.instructionTuning(sha256: modelSHA256) == .base {
             let instruct = ModelCatalog.entries.filter(\.isInstruct).map(\.name)
             throw ModelError(

@@ -38,7 +38,7 @@ public final class TaskRun {
     public let model: LanguageModel
     public let config: TaskConfiguration
     public var runID: String { lifecycle.runID }
-    public var store: RunStore { lifecycle.store }
+    public var store: any RunStoring { lifecycle.store }
     /// The document (absolute path) and its size when the run was registered.
     public var documentPath: String { lifecycle.record.documentPath }
     public var documentSize: Int64 { lifecycle.record.documentSize }
@@ -60,7 +60,7 @@ public final class TaskRun {
     /// - Throws: ``DocumentError`` when the document cannot be read, ``TaskError`` for a bad
     ///   configuration or template, `StoreError`.
     public static func register(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
-                                store: RunStore, batchID: String? = nil) throws -> String {
+                                store: any RunStoring, batchID: String? = nil) throws -> String {
         try config.validate()
         _ = try Self.template(config: config, model: model)
         return try RunLifecycle.register(
@@ -72,7 +72,7 @@ public final class TaskRun {
     /// Starts a new run of `config.kind` over a document.
     /// - Throws: ``DocumentError``, ``TaskError``, `StoreError` before anything is generated.
     public static func start(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
-                             store: RunStore, threads: Int, batchID: String? = nil) throws -> TaskRun {
+                             store: any RunStoring, threads: Int, batchID: String? = nil) throws -> TaskRun {
         let id = try register(documentPath: documentPath, model: model, modelSHA256: modelSHA256, config: config, store: store, batchID: batchID)
         return try open(runID: id, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: true)
     }
@@ -81,11 +81,11 @@ public final class TaskRun {
     /// starts a registered one).
     /// - Throws: `RunError` if the run is completed, not a task run, its document or model
     ///   changed, or its checkpoint is damaged; `StoreError.runLocked` if another process holds it.
-    public static func resume(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int) throws -> TaskRun {
+    public static func resume(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int) throws -> TaskRun {
         try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false)
     }
 
-    private static func open(runID: String, store: RunStore, model: LanguageModel, modelSHA256: String, threads: Int,
+    private static func open(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int,
                              justRegistered: Bool) throws -> TaskRun {
         let (lifecycle, config, checkpoint) = try RunLifecycle.open(
             runID: runID, tasks: [.summarize, .translate], as: TaskConfiguration.self, store: store, model: model,
