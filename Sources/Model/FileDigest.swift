@@ -3,6 +3,11 @@ import Foundation
 
 /// SHA-256 of files, read in blocks (a multi-gigabyte document is never loaded whole).
 public enum FileDigest {
+    /// The lowercase hexadecimal SHA-256 of `data`.
+    public static func sha256(data: Data) -> String {
+        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// The lowercase hex SHA-256 of the file at `path`.
     /// - Throws: the underlying read error, with the path.
     public static func sha256(path: String) throws -> String {

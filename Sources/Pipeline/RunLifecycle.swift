@@ -71,14 +71,25 @@ public final class RunLifecycle {
         task: RunTask, documentPath: String, tokenizer: BPETokenizer, model: LanguageModel, modelSHA256: String,
         config: some RunConfiguration, replaceInvalid: Bool, mode: String, store: any RunStoring, batchID: String?
     ) throws -> RunRecord {
+        try store.createRun(describe(
+            task: task, documentPath: documentPath, tokenizer: tokenizer, model: model, modelSHA256: modelSHA256,
+            config: config, replaceInvalid: replaceInvalid, mode: mode, batchID: batchID))
+    }
+
+    /// The row ``register`` stores for a new run (after the same checks), for a store that
+    /// registers it some other way (`submit` puts it in the PostgreSQL queue with its document).
+    public static func describe(
+        task: RunTask, documentPath: String, tokenizer: BPETokenizer, model: LanguageModel, modelSHA256: String,
+        config: some RunConfiguration, replaceInvalid: Bool, mode: String, batchID: String?
+    ) throws -> NewRun {
         let path = URL(fileURLWithPath: documentPath).standardizedFileURL.path
         _ = try DocumentReader(path: path, tokenizer: tokenizer, replaceInvalid: replaceInvalid, blockSize: 1 << 12)
         let size = try DocumentReader.fileSize(path)
         let digest = try FileDigest.sha256(path: path)
         let configJSON = String(decoding: try JSONEncoder().encode(config), as: UTF8.self)
-        return try store.createRun(NewRun(
+        return NewRun(
             batchID: batchID, task: task, documentPath: path, documentSHA256: digest, documentSize: size,
-            modelPath: model.path, modelSHA256: modelSHA256, config: configJSON, mode: mode))
+            modelPath: model.path, modelSHA256: modelSHA256, config: configJSON, mode: mode)
     }
 
     /// Opens a run for work: it must exist, be unfinished and of one of `tasks`; its lock is

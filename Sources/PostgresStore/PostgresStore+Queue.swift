@@ -38,6 +38,10 @@ public struct QueueEntry: Sendable, Equatable {
     public var failures: Int
     public var worker: WorkerIdentity?
     public var leaseUntil: Date?
+    /// When a worker first claimed the run.
+    public var startedAt: Date?
+    /// Whether the lease is live now (by the server's clock).
+    public var live: Bool = false
 }
 
 extension PostgresStore {
@@ -174,10 +178,19 @@ extension PostgresStore {
     /// before that it goes back to the queue for another worker.
     /// - Returns: whether the run is now failed for good.
     @discardableResult
-    public func fail(runID: String, error: String, maxFailures: Int) throws -> Bool {
+    ///
+    /// `token`: the claim's lease token, for a worker that no longer holds the lease (it was
+    /// given back to the queue when opening the run failed); the failure is recorded only if
+    /// nobody claimed the run since.
+    public func fail(runID: String, error: String, maxFailures: Int, token claimed: Int64? = nil) throws -> Bool {
         let token = heldLease(runID: runID)
         let final: Bool = try transaction("record the failure of run \(runID)", runID: runID) { connection in
             if let token { try checkLease(connection, runID: runID, token: token) }
+            else if let claimed {
+                let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
+                guard let row = rows.first, try row[0].decode(Int64.self) == claimed,
+                      ["claimed", "queued"].contains(try row[1].decode(String.self)) else { throw leaseLost(runID) }
+            }
             let rows = try query(connection, """
                 UPDATE queue SET failures = failures + 1, leaseUntil = NULL, workerHost = NULL, workerPID = NULL,
                     state = CASE WHEN NOT submitted OR failures + 1 >= \(maxFailures) THEN 'failed' ELSE 'queued' END
@@ -197,7 +210,8 @@ extension PostgresStore {
     public func queueEntries(batchID: String?) throws -> [QueueEntry] {
         try withConnection("read the queue") { connection in
             try query(connection, """
-                SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID, q.leaseUntil
+                SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID, q.leaseUntil, q.startedAt,
+                    COALESCE(q.state = 'claimed' AND q.leaseUntil > now(), false)
                 FROM queue q JOIN run r ON r.id = q.runID
                 WHERE (\(batchID)::text IS NULL OR r.batchID = \(batchID)) ORDER BY q.seq
                 """).map { row in
@@ -208,7 +222,8 @@ extension PostgresStore {
                     state: QueueEntry.State(rawValue: try row[1].decode(String.self)) ?? .queued,
                     attempts: Int(try row[2].decode(Int32.self)), failures: Int(try row[3].decode(Int32.self)),
                     worker: host.flatMap { h in pid.map { WorkerIdentity(host: h, pid: $0) } },
-                    leaseUntil: try row[6].decode(Date?.self))
+                    leaseUntil: try row[6].decode(Date?.self), startedAt: try row[7].decode(Date?.self),
+                    live: try row[8].decode(Bool.self))
             }
         }
     }

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import PostgresStore
+import Report
 import Store
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
@@ -35,6 +37,9 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "Only runs in this status (\(RunState.allCases.map(\.rawValue).joined(separator: ", "))).")
         var status: String?
 
+        @Option(help: ArgumentHelp("Only the runs of this batch; on a PostgreSQL store, with each run's worker, attempts and throughput, and a summary line with the ETA.", valueName: "id"))
+        var batch: String?
+
         @OptionGroup var storeOptions: StoreOptions
 
         func validate() throws {
@@ -50,7 +55,15 @@ struct RunsCommand: ParsableCommand {
                 return
             }
             let store = try storeOptions.open(readOnly: true)
-            let runs = try store.runs(state: status.flatMap(RunState.init(rawValue:)))
+            if let batch, let pg = store as? PostgresStore {
+                let view = try BatchView.load(batch: batch, store: pg)
+                guard !view.rows.isEmpty else {
+                    throw InputError("there is no batch '\(batch)' in \(pg.location); `sinkstream runs` lists the runs and their batches.", status: .noInput)
+                }
+                print(view.render(format: format), terminator: "")
+                return
+            }
+            let runs = try store.runs(task: nil, state: status.flatMap(RunState.init(rawValue:)), batchID: batch)
             let sizes = try (store as? RunStore)?.storedSizes() ?? [:]
             print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
         }
@@ -248,6 +261,140 @@ struct ExportCommand: ParsableCommand {
             for (i, v) in slice.nll.enumerated() { text += "\(slice.tokens.lowerBound + Int64(i))\t\(v)\n" }
             out.write(Data(text.utf8))
             t = slice.tokens.upperBound
+        }
+    }
+}
+
+/// `runs --batch ID` on a PostgreSQL store: each run's queue state, worker, tokens, throughput
+/// and attempts, and a summary line (queued / running / done / failed, ETA).
+struct BatchView {
+    struct Row {
+        var run: RunWithState
+        var entry: QueueEntry?
+        /// Scored tokens per second since the run was first claimed (nil before).
+        var tokensPerSecond: Double?
+    }
+
+    var batchID: String
+    var rows: [Row]
+    var eta: TimeInterval?
+
+    static func load(batch: String, store: PostgresStore) throws -> BatchView {
+        let runs = try store.runs(task: nil, state: nil, batchID: batch)
+        let entries = Dictionary(uniqueKeysWithValues: try store.queueEntries(batchID: batch).map { ($0.runID, $0) })
+        let now = Date()
+        var rows: [Row] = []
+        for run in runs {
+            let entry = entries[run.record.id]
+            var rate: Double?
+            if let started = entry?.startedAt {
+                let end = run.record.completedAt ?? (run.state == .running ? now : run.record.lastCheckpointAt ?? now)
+                let seconds = end.timeIntervalSince(started)
+                if seconds > 0, run.record.tokens > 0 { rate = Double(run.record.tokens) / seconds }
+            }
+            rows.append(Row(run: run, entry: entry, tokensPerSecond: rate))
+        }
+        // ETA: the batch's remaining bytes at the rate its bytes were read since the first claim.
+        var eta: TimeInterval?
+        let starts = rows.compactMap(\.entry?.startedAt)
+        let unfinished = rows.filter { $0.run.state != .completed && $0.entry?.state != .failed }
+        if let first = starts.min(), !unfinished.isEmpty {
+            let read = rows.reduce(Int64(0)) { $0 + ($1.run.state == .completed ? $1.run.record.documentSize : $1.run.record.bytes) }
+            let left = unfinished.reduce(Int64(0)) { $0 + max(0, $1.run.record.documentSize - $1.run.record.bytes) }
+            let elapsed = now.timeIntervalSince(first)
+            if read > 0, elapsed > 0 { eta = Double(left) / (Double(read) / elapsed) }
+        } else if !rows.isEmpty, unfinished.isEmpty {
+            eta = 0
+        }
+        return BatchView(batchID: batch, rows: rows, eta: eta)
+    }
+
+    /// The queue's word for a run: queued, running, done, failed (or the run's derived state
+    /// for a run a worker died on: interrupted, waiting for its lease to run out).
+    static func state(_ row: Row) -> String {
+        if row.run.state == .completed { return "done" }
+        switch row.entry?.state {
+        case .failed?: return "failed"
+        case .done?: return "done"
+        case .claimed? where row.entry?.live == true: return "running"
+        case .claimed?: return "interrupted"
+        case .queued?: return row.entry?.attempts == 0 ? "queued" : "queued (again)"
+        case nil: return row.run.state.rawValue
+        }
+    }
+
+    var counts: (queued: Int, running: Int, done: Int, failed: Int) {
+        var c = (queued: 0, running: 0, done: 0, failed: 0)
+        for row in rows {
+            switch Self.state(row) {
+            case "done": c.done += 1
+            case "failed": c.failed += 1
+            case "running": c.running += 1
+            default: c.queued += 1
+            }
+        }
+        return c
+    }
+
+    var summary: String {
+        let c = counts
+        let etaText = eta.map { $0 == 0 ? "ETA: done" : "ETA \(Self.duration($0))" } ?? "ETA: unknown (nothing read yet)"
+        return "batch \(batchID): \(rows.count) runs: \(c.queued) queued, \(c.running) running, \(c.done) done, \(c.failed) failed; \(etaText)"
+    }
+
+    static func duration(_ seconds: TimeInterval) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h \(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m \(s % 60)s" : "\(s)s"
+    }
+
+    func render(format: OutputFormat) -> String {
+        func worker(_ row: Row) -> String {
+            guard Self.state(row) == "running" || Self.state(row) == "interrupted", let w = row.entry?.worker else { return "" }
+            return w.description
+        }
+        switch format {
+        case .json:
+            let objects: [[String: Any]] = rows.map { row in
+                [
+                    "run": row.run.record.id, "status": Self.state(row), "worker": worker(row),
+                    "tokens": row.run.record.tokens, "tokens_per_second": row.tokensPerSecond ?? NSNull(),
+                    "attempts": row.entry?.attempts ?? 0, "failures": row.entry?.failures ?? 0,
+                    "document": row.run.record.documentPath, "error": row.run.record.errorText ?? NSNull(),
+                ]
+            }
+            let c = counts
+            let whole: [String: Any] = [
+                "batch": batchID, "runs": objects, "queued": c.queued, "running": c.running, "done": c.done,
+                "failed": c.failed, "eta_seconds": eta ?? NSNull(),
+            ]
+            let data = (try? JSONSerialization.data(withJSONObject: whole, options: [.sortedKeys])) ?? Data()
+            return String(decoding: data, as: UTF8.self) + "\n"
+        case .csv:
+            var out = "run,status,worker,tokens,tokens_per_second,attempts,failures,document\n"
+            for row in rows {
+                out += [row.run.record.id, Self.state(row), worker(row), String(row.run.record.tokens),
+                        row.tokensPerSecond.map { String(format: "%.1f", $0) } ?? "", String(row.entry?.attempts ?? 0),
+                        String(row.entry?.failures ?? 0), "\"" + row.run.record.documentPath.replacingOccurrences(of: "\"", with: "\"\"") + "\""]
+                    .joined(separator: ",") + "\n"
+            }
+            return out
+        case .table:
+            var lines = [["RUN", "STATUS", "WORKER", "TOKENS", "TOK/S", "ATTEMPTS", "DOCUMENT"]]
+            for row in rows {
+                lines.append([row.run.record.id, Self.state(row), worker(row), NumberText.grouped(Int(row.run.record.tokens)),
+                              row.tokensPerSecond.map { String(format: "%.0f", $0) } ?? "", String(row.entry?.attempts ?? 0),
+                              (row.run.record.documentPath as NSString).lastPathComponent])
+            }
+            let widths = (0 ..< lines[0].count).map { i in lines.map { $0[i].count }.max() ?? 0 }
+            var out = lines.map { line in
+                zip(line, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                    .trimmingCharacters(in: .whitespaces)
+            }.joined(separator: "\n") + "\n"
+            for row in rows where Self.state(row) == "failed" {
+                out += "run \(row.run.record.id) failed: \(row.run.record.errorText ?? "no error recorded")\n"
+            }
+            out += summary + "\n"
+            return out
         }
     }
 }

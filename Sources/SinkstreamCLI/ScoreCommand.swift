@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Kernels
 import Model
 import Pipeline
 import Store
@@ -27,21 +28,10 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: "The UTF-8 text file to score ('-' for standard input, which is first copied into the data folder so that the run can be resumed).")
     var file: String
 
-    @Option(help: "Attention: dense (absolute positions, up to the model's context), window (recent tokens only), sink (attention sinks + rolling window, StreamingLLM), recompute (fresh forward over the window for every token; slow oracle).")
-    var mode: ModeName = .sink
-
-    @OptionGroup(title: "Attention") var attention: AttentionOptions
+    @OptionGroup var settings: ScoreSettings
 
     @Option(help: ArgumentHelp("Write every token's loss to this file as `t<TAB>nll` lines.", valueName: "path"))
     var nllOut: String?
-
-    @Option(help: "Stop after scoring this many tokens.")
-    var tokens: Int?
-
-    @OptionGroup var checkpoints: CheckpointOptions
-
-    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
-    var replaceInvalid = false
 
     @Option(help: ArgumentHelp("Refuse to start if the model, cache and buffers would need more than this (e.g. 512M, 2G; default: physical memory).", valueName: "size"))
     var maxMemory: ByteSize?
@@ -55,22 +45,13 @@ struct ScoreCommand: ParsableCommand {
 
     @OptionGroup var output: ProgressOptions
 
-    func validate() throws {
-        if let tokens, tokens < 1 { throw ValidationError("Please give --tokens a positive number; got \(tokens).") }
-        for warning in try attention.check(for: [mode]) { printError("warning: \(warning)") }
-    }
-
     func run() throws {
         let logger = options.makeLogger()
         let model = try options.load(logger: logger)
-        let attentionMode = attention.mode(mode)
-        try MemoryPlan(model: model, mode: attentionMode, chunk: attention.chunkTokens, threads: options.threadCount)
+        let config = settings.configuration(precision: options.precision)
+        try MemoryPlan(model: model, mode: config.mode, chunk: config.chunk, threads: options.threadCount)
             .check(limit: maxMemory?.bytes)
         let store = try storeOptions.open()
-        let config = ScoreConfiguration(
-            mode: attentionMode, precision: options.precision, chunk: attention.chunkTokens,
-            checkpointEveryTokens: checkpoints.checkpointEvery, checkpointEverySeconds: checkpoints.checkpointSeconds,
-            bucket: checkpoints.bucket, replaceInvalid: replaceInvalid, tokenLimit: tokens, keepCache: checkpoints.keepCache)
         var document = file
         if DocumentSpool.needsSpooling(file) {
             let directory = (storeOptions.dataDirectory as NSString).appendingPathComponent("inputs")
@@ -80,6 +61,36 @@ struct ScoreCommand: ParsableCommand {
         let run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
                                      config: config, store: store, threads: options.threadCount)
         try RunDriver.drive(run, store: store, nllOut: nllOut, threads: options.threadCount, output: output, format: format)
+    }
+}
+
+/// What a score run is: the attention mode and its options, the token limit, checkpoints,
+/// bad UTF-8 — one group, shared by `score` and `submit` (which queues the same runs).
+struct ScoreSettings: ParsableArguments {
+    @Option(help: "Attention: dense (absolute positions, up to the model's context), window (recent tokens only), sink (attention sinks + rolling window, StreamingLLM), recompute (fresh forward over the window for every token; slow oracle).")
+    var mode: ModeName = .sink
+
+    @OptionGroup(title: "Attention") var attention: AttentionOptions
+
+    @Option(help: "Stop after scoring this many tokens.")
+    var tokens: Int?
+
+    @OptionGroup var checkpoints: CheckpointOptions
+
+    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
+    var replaceInvalid = false
+
+    func validate() throws {
+        if let tokens, tokens < 1 { throw ValidationError("Please give --tokens a positive number; got \(tokens).") }
+        for warning in try attention.check(for: [mode]) { printError("warning: \(warning)") }
+    }
+
+    /// The stored configuration of a run with these settings.
+    func configuration(precision: Precision) -> ScoreConfiguration {
+        ScoreConfiguration(
+            mode: attention.mode(mode), precision: precision, chunk: attention.chunkTokens,
+            checkpointEveryTokens: checkpoints.checkpointEvery, checkpointEverySeconds: checkpoints.checkpointSeconds,
+            bucket: checkpoints.bucket, replaceInvalid: replaceInvalid, tokenLimit: tokens, keepCache: checkpoints.keepCache)
     }
 }
 

@@ -21,7 +21,8 @@ struct Sinkstream: ParsableCommand {
         Exit status: 0 done, 1 some inputs of a batch failed, 64 wrong command line, 65 an input \
         cannot be used, 66 a file or run does not exist, 69 the model cannot be used, 73/74 the \
         run database cannot be created / read or written, 75 try again later (disk full, run \
-        busy), 130 paused by Ctrl-C (resume continues).
+        busy, database server unreachable), 77 credentials refused, 130 paused by Ctrl-C \
+        (resume continues).
 
         Shell completion: `sinkstream --generate-completion-script bash` (or zsh, fish) prints a \
         script to source.
@@ -37,6 +38,7 @@ struct Sinkstream: ParsableCommand {
         version: Self.version,
         subcommands: [
             ScoreCommand.self, SummarizeCommand.self, TranslateCommand.self, ResumeCommand.self, RunsCommand.self,
+            SubmitCommand.self, WorkerCommand.self,
             ReportCommand.self, CompareCommand.self, ExportCommand.self, GenerateCommand.self, BenchRunsCommand.self,
             TokenizeCommand.self, ModelCommand.self, BenchCommand.self,
         ]
