@@ -3,6 +3,7 @@
 #
 #   scripts/postgres-cluster.sh start DIR   initdb into DIR (if new), start on a free port,
 #                                          print the URL (postgres://sinkstream:…@127.0.0.1:PORT/sinkstream)
+#   scripts/postgres-cluster.sh restart DIR restart it (same port; clients see their connections drop)
 #   scripts/postgres-cluster.sh stop DIR    stop it (the directory stays; rm -rf it yourself)
 #   scripts/postgres-cluster.sh url DIR     print the URL of a started cluster
 #
@@ -51,10 +52,21 @@ start)
 url)
     echo "postgres://sinkstream:$password@127.0.0.1:$(cat "$dir/port")/sinkstream?sslmode=disable"
     ;;
+restart)
+    # Same port and options (pg_ctl keeps them in postmaster.opts); descriptors closed as in start.
+    (
+        for fd in /proc/self/fd/*; do
+            fd="${fd##*/}"
+            [ "$fd" -gt 2 ] && [ "$fd" -ne 255 ] && eval "exec $fd>&-" 2>/dev/null || true
+        done
+        exec </dev/null
+        as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 60 restart >/dev/null 2>&1
+    ) || { cat "$dir/server.log" >&2; exit 1; }
+    ;;
 stop)
     [ -f "$dir/data/postmaster.pid" ] && as_owner "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     ;;
 *)
-    echo "usage: $0 start|stop|url DIR" >&2; exit 64
+    echo "usage: $0 start|restart|stop|url DIR" >&2; exit 64
     ;;
 esac

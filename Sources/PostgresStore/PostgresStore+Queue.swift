@@ -166,7 +166,13 @@ extension PostgresStore {
     public func finish(runID: String, keepCache: Bool) throws {
         let token = heldLease(runID: runID)
         try transaction("complete run \(runID)", runID: runID) { connection in
-            if let token { try checkLease(connection, runID: runID, token: token) }
+            if let token {
+                // A retry after a COMMIT whose answer was lost (the connection cut at that
+                // moment) finds the run done under our own token: it is, once.
+                let rows = try query(connection, "SELECT state, leaseToken FROM queue WHERE runID = \(runID)")
+                if let row = rows.first, try row[0].decode(String.self) == "done", try row[1].decode(Int64.self) == token { return }
+                try checkLease(connection, runID: runID, token: token)
+            }
             try completeRun(connection, runID: runID, keepCache: keepCache)
             try query(connection, "UPDATE queue SET state = 'done', leaseUntil = NULL, failures = 0 WHERE runID = \(runID)")
         }

@@ -268,6 +268,41 @@ struct PostgresStoreTests {
     }
 }
 
+@Suite("PostgresStore restart", .enabled(if: !TestPostgres.disabled, "SINKSTREAM_TEST_POSTGRES=off"), .serialized, .timeLimit(.minutes(3)))
+struct PostgresRestartTests {
+    @Test("The server restarted during a checkpoint: the write is redone after reconnecting with backoff, nothing stored lost")
+    func serverRestartedMidCheckpoint() throws {
+        _ = try TestPostgres.serverURL()  // a server for the tests exists (binaries installed)
+        let dir = try Fixtures.temporaryDirectory("pg-restart")
+        let script = Fixtures.root.appendingPathComponent("scripts/postgres-cluster.sh").path
+        let started = try Fixtures.run("/bin/bash", [script, "start", dir.path])
+        try #require(started.status == 0, "\(started.stderr)")
+        defer {
+            _ = try? Fixtures.run("/bin/bash", [script, "stop", dir.path])
+            try? FileManager.default.removeItem(at: dir)
+        }
+        let url = started.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let store = try openStore(url, retryWindow: 30, delay: 1.0)
+        defer { store.close() }
+        let run = try store.createRun(Sample.newRun())
+        let writes = Sample.checkpoints(run.id)
+        try store.writeCheckpoint(writes[0])
+        let restarted = Collected<Int32>()
+        let restarter = Thread {
+            usleep(400_000)
+            restarted.append(Result { try Fixtures.run("/bin/bash", [script, "restart", dir.path]).status })
+        }
+        restarter.start()
+        try store.writeCheckpoint(writes[1])
+        while restarted.values.isEmpty { usleep(50_000) }
+        #expect(try restarted.values.first?.get() == 0)
+        let snapshot = try Snapshot(store, runID: run.id)
+        #expect(snapshot.checkpoint?.tokenIndex == 8)
+        #expect(snapshot.nll.nll.count == 8)  // the first checkpoint's losses survived, the second's are there
+        #expect(snapshot.kv.map(\.firstToken) == [4])
+    }
+}
+
 /// Results collected from concurrent threads.
 final class Collected<T>: @unchecked Sendable {
     private let lock = NSLock()
