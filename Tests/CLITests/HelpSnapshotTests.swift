@@ -11,7 +11,7 @@ struct HelpSnapshotTests {
     static let commands: [[String]] = [
         [], ["score"], ["summarize"], ["translate"], ["resume"], ["runs"], ["runs", "list"], ["runs", "show"],
         ["runs", "delete"], ["runs", "prune"], ["report"], ["compare"], ["export"], ["generate"], ["bench-runs"],
-        ["tokenize"], ["model"], ["model", "list"], ["model", "fetch"], ["model", "info"], ["bench"],
+        ["tokenize"], ["model"], ["model", "list"], ["model", "fetch"], ["model", "info"], ["bench"], ["submit"], ["worker"],
     ]
 
     static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("HelpSnapshots")
