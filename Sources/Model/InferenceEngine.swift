@@ -265,25 +265,21 @@ public final class InferenceEngine {
             return (w.q + offset, needsSink ? w.qSink + offset : w.q + offset, offset)
         }
         if n * kvHeads >= Attention.splitUnits(threads: pool.threadCount) {
-            pool.parallel(items: n * kvHeads) { unit, thread in
-                let i = unit / kvHeads, g = unit % kvHeads
-                let (q, qSink, offset) = queries(i, g)
-                let (segments, visible) = Attention.halfSegments(token: first + i, view: views[i], storage: storage)
+            // Tiles of consecutive tokens that see nested prefixes of the same keys: each key block
+            // is converted once for all their heads (see ss_attend_f16_tile); parts in sequence.
+            let tiles = Attention.tiles(views: views, first: first)
+            pool.parallel(items: tiles.count * kvHeads) { unit, thread in
+                let tile = tiles[unit / kvHeads], g = unit % kvHeads
+                let last = tile.upperBound - 1
+                let (segments, visible) = Attention.halfSegments(token: first + last, view: views[last], storage: storage)
                 let scores = w.scores + thread * w.scoresPerThread
-                let parts = Attention.parts(visible)
-                if parts == 1 {
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group, segments: segments, storage: storage,
-                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: w.attn + offset)
-                    return
-                }
-                let buffer = w.attnParts + thread * perQuery * partFloats
-                for p in 0..<parts {
-                    let part = buffer + p * partFloats
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
-                                         segments: Attention.partSegments(segments, part: p), storage: storage,
-                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: part, stats: part + group * d)
-                }
-                ss_attn_merge(Int64(group), Int64(d), Int64(parts), buffer, w.attn + offset)
+                let buffer = w.attnParts + thread * Attention.tileTokens * perQuery * partFloats
+                Attention.attendHalfTile(
+                    tile: tile, first: first, views: views, segments: segments, visible: visible, queries: { i in
+                        let (q, qSink, offset) = queries(i, g)
+                        return (q, qSink, w.attn + offset)
+                    }, group: group, storage: storage, layer: layer, kvHead: g, scale: scale, scores: scores,
+                    parts: buffer, partsPerToken: perQuery, partFloats: partFloats)
             }
             return
         }
