@@ -50,7 +50,7 @@ public enum MemoryCurve {
         var last = 0
         func sample(_ tokens: Int) {
             onSample(Sample(tokens: tokens, seconds: Date().timeIntervalSince(start),
-                            residentBytes: StreamingBenchmark.residentBytes(), peakBytes: ScoreRun.peakMemoryBytes()))
+                            residentBytes: ProcessMemory.residentBytes(), peakBytes: ProcessMemory.peakBytes()))
             last = tokens
         }
         _ = try run.run(progress: { p in

@@ -173,6 +173,9 @@ public final class RunLifecycle {
     public func commit(_ write: CheckpointWrite, status: RunStatus, position: Int) throws -> Int {
         try store.writeCheckpoint(write)
         if status != .running { try store.setStatus(runID: runID, status) }
+        // What the checkpoint allocated and freed (SQLite's pages, encoders) goes back now, so
+        // the heap does not grow with the run (see ProcessMemory).
+        ProcessMemory.releaseFreed()
         startInterval(at: position)
         return write.newKVBlocks.reduce(0) { $0 + $1.data.count } + write.newNLLBlocks.reduce(0) { $0 + $1.nll.count * 12 }
             + write.tokenizerState.count + write.cacheState.count + write.taskState.count

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GGUF
 import Kernels
+import Pipeline
 import Store
 
 @main
@@ -46,23 +47,8 @@ struct Sinkstream: ParsableCommand {
         // The process owns its cores: with one thread per CPU, each thread keeps a CPU of its
         // own (see ThreadPool.init); SINKSTREAM_PIN=0 leaves placement to the scheduler.
         ThreadPool.pinsThreadsByDefault = ProcessInfo.processInfo.environment["SINKSTREAM_PIN"] != "0"
-        boundAllocatorRetention()
+        ProcessMemory.boundRetention()
         runMapped()
-    }
-
-    /// Large buffers (a checkpoint's K/V export, ~23 MB on the default model) go to their own
-    /// mappings and back to the system when freed. glibc otherwise raises its mmap threshold to
-    /// the size of the first such buffer freed and serves the next ones from the heap, where
-    /// what they leave behind stays resident: a long run's memory crept up by ~10 MB over
-    /// millions of tokens, all of it freed memory (malloc_trim gave it back). A fixed threshold
-    /// also turns glibc's dynamic adjustment off.
-    static func boundAllocatorRetention() {
-        #if canImport(Glibc)
-        // <malloc.h> is not in Swift's Glibc module: look the function up (M_MMAP_THRESHOLD = -3).
-        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
-        guard let symbol = dlsym(nil, "mallopt") else { return }  // nil: RTLD_DEFAULT
-        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 4 << 20)
-        #endif
     }
 
     /// `--version`: the program's version and the formats it reads and writes.
