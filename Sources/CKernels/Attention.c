@@ -220,6 +220,20 @@ void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t 
                        &out, &stats);
 }
 
+float ss_softmax_f32(int isa, float *row, int64_t n, float *max_out) {
+#if SS_X86
+    if (isa != SS_ISA_SCALAR && ss_isa_supported(isa)) {
+        return (isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2)->softmax(row, n, max_out);
+    }
+#endif
+    float m = -INFINITY;
+    for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
+    float sum = 0;
+    for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+    *max_out = m;
+    return sum;
+}
+
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out) {
     // Separate multiplies and adds (no contraction: the pragma at the top of this file): the
     // same bits on every instruction set, and a loop the compiler vectorises without calling

@@ -43,6 +43,9 @@ public final class InferenceEngine {
     let ropeHasGlobalLayer: [Bool]
     let c: ModelConfig
     private let workspace: Workspace
+    /// The instruction set of the fused loss's reductions, fixed for the engine's life (as a
+    /// cache's attention ISA is), so a stream's losses never change bits midway.
+    private let lossISA: Int32 = ss_isa()
 
     /// Output rows handled per block in the fused loss (fixed, so reductions do not depend on
     /// the thread count).
@@ -352,7 +355,7 @@ public final class InferenceEngine {
         let block = Self.vocabularyBlock
         let blocks = (vocab + block - 1) / block
         let partialMax = w.partialMax, partialSum = w.partialSum, targetLogit = w.targetLogit
-        let softCap = c.logitSoftCap
+        let softCap = c.logitSoftCap, isa = lossISA
         targets.withUnsafeBufferPointer { targets in
             pool.parallel(items: blocks) { b, thread in
                 let tile = w.tiles + thread * w.tileFloats
@@ -364,23 +367,12 @@ public final class InferenceEngine {
                         let row = tile + i * block
                         let count = rows.count
                         if let cap = softCap { VectorMath.softCap(row, cap: cap, count: count) }
-                        var m = -Float.infinity
-                        for r in 0..<count { m = max(m, row[r]) }
-                        var acc = SIMD8<Float>(repeating: 0)
-                        var r = 0
-                        while r + 8 <= count {
-                            acc += VectorMath.exp(VectorMath.load(row + r) - m)
-                            r += 8
-                        }
-                        var s = acc.sum()
-                        while r < count {
-                            s += VectorMath.exp(SIMD8<Float>(repeating: row[r] - m))[0]
-                            r += 1
-                        }
-                        partialMax[b * n + i] = m
-                        partialSum[b * n + i] = s
                         let target = Int(targets[i])
                         if rows.contains(target) { targetLogit[i] = row[target - rows.lowerBound] }
+                        // The block's (max, Σexp) in one vector pass; the row is scratch.
+                        var m: Float = 0
+                        partialSum[b * n + i] = ss_softmax_f32(isa, row, Int64(count), &m)
+                        partialMax[b * n + i] = m
                     }
                 }
             }

@@ -513,6 +513,27 @@ extension CKernelsTests {
         }
     }
 
+    @Test("The fused loss's block softmax gives the exact maximum and Σexp within 2e-6 of Double on every ISA; the vector ISAs agree bit for bit",
+          arguments: [1, 15, 16, 17, 384, 1024])
+    func blockSoftmax(_ n: Int) {
+        var rng = SplitMix(state: UInt64(900 + n))
+        let logits = rng.floats(n, scale: 30)
+        let m = logits.max()!
+        let reference = logits.reduce(0.0) { $0 + Foundation.exp(Double($1 - m)) }
+        var vectorBits: (sum: UInt32, row: [UInt32])?
+        for isa in supportedISAs {
+            var row = logits, max: Float = .nan
+            let sum = ss_softmax_f32(isa, &row, Int64(n), &max)
+            #expect(max == m, "ISA \(isa)")
+            #expect(abs(Double(sum) - reference) <= 2e-6 * reference, "ISA \(isa): \(sum) against \(reference)")
+            #expect(zip(row, logits).allSatisfy { abs(Double($0) - Foundation.exp(Double($1 - m))) <= 2e-7 }, "ISA \(isa)")
+            guard isa != SS_ISA_SCALAR else { continue }
+            let bits = (sum.bitPattern, row.map(\.bitPattern))
+            if let vectorBits { #expect(vectorBits == bits, "ISA \(isa) differs from the other vector path") }
+            else { vectorBits = bits }
+        }
+    }
+
     @Test("Half attention matches a Double reference on every ISA, whole and split into merged parts; each head's bits do not depend on the group size; the vector ISAs agree bit for bit",
           arguments: [(1, 64, 3), (7, 64, 3), (33, 64, 7), (100, 256, 4), (517, 64, 3), (300, 256, 1), (45, 128, 2)])
     func halfAttention(visible: Int, d: Int, group: Int) {

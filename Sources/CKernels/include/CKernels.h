@@ -249,6 +249,12 @@ void ss_attend_f16_tile(int isa, int64_t tokens, const float *const *q_recent, c
 /// exp(m_p - M): out = (sum_p w_p * out_p) / (sum_p w_p * sum_p), parts combined in order.
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out);
 
+/// The softmax numerators of `row[0 ..< n]` (n >= 1) in place: `*max_out` = the maximum m,
+/// row[k] = exp(row[k] - m), and the return value is their sum, in the fixed order attention's
+/// softmax uses on `isa` (16 lanes, then ss_sum16 on AVX2/AVX-512; in sequence with expf in
+/// portable C). The fused loss reduces each block of the output layer with it.
+float ss_softmax_f32(int isa, float *row, int64_t n, float *max_out);
+
 /// Pause hint for spin-wait loops.
 static inline void ss_cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
