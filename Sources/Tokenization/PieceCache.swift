@@ -2,8 +2,8 @@
 /// grow with the document.
 ///
 /// Pieces of up to 7 bytes whose result is one or two tokens live in an allocation-free
-/// `[UInt64: UInt64]` table (bytes and length packed into the key, ids into the value), sized
-/// for `capacity` entries up front; longer pieces (up to `maxLongPiece` bytes) use a byte-array
+/// `[UInt64: UInt64]` table (bytes and length packed into the key, ids into the value), for a
+/// stream sized for `capacity` entries up front; longer pieces (up to `maxLongPiece` bytes) use a byte-array
 /// key and two small allocations an entry, so they get a smaller table (`longCapacity`): a few
 /// thousand hold the frequent long words, and a run does not collect every rare one. Each table
 /// is emptied when it is full.
