@@ -52,6 +52,17 @@ void ss_f16_to_f32_row(const uint16_t *src, int64_t src_stride, int64_t n, float
     for (int64_t i = 0; i < n; ++i) dst[i] = ss_f16_to_f32(src[i * src_stride]);
 }
 
+/// Softmax numerators in place in portable C: the maximum, then expf of each score less it,
+/// summed in sequence; returns the sum and the maximum in `*max_out`.
+static float ss_softmax_scalar(float *row, int64_t n, float *max_out) {
+    float m = -INFINITY;
+    for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
+    float sum = 0;
+    for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+    *max_out = m;
+    return sum;
+}
+
 /// Portable path: the same definition, one head and one slot at a time.
 static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                                  const uint16_t *keys, const uint16_t *values, int64_t stride,
@@ -71,10 +82,8 @@ static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int
                 row[at++] = acc * scale;
             }
         }
-        float m = -INFINITY;
-        for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
-        float sum = 0;
-        for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+        float m;
+        const float sum = ss_softmax_scalar(row, n, &m);
         const float inv = stats ? 1.0f : 1.0f / sum;
         if (stats) {
             stats[2 * h] = m;
@@ -226,12 +235,7 @@ float ss_softmax_f32(int isa, float *row, int64_t n, float *max_out) {
         return (isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2)->softmax(row, n, max_out);
     }
 #endif
-    float m = -INFINITY;
-    for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
-    float sum = 0;
-    for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
-    *max_out = m;
-    return sum;
+    return ss_softmax_scalar(row, n, max_out);
 }
 
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out) {

@@ -30,7 +30,8 @@ public enum ProcessMemory {
 
     /// A fixed 1 MiB mmap threshold for the process: blocks that large (a checkpoint's K/V export
     /// blocks, 1.4 MiB each on the default model, 23 MiB for a full window) are mapped on their
-    /// own and unmapped when freed instead of joining the heap. In the heap they left a window's
+    /// own and unmapped when freed instead of joining the heap (unless a free chunk of the heap
+    /// already fits them: glibc looks there first). In the heap they left a window's
     /// worth of free space that later checkpoints filled in a different order each time, so the
     /// peak crept (+1.4 % from 50,000 to 1.1M tokens, with 32 MB of the heap's 63 MB free);
     /// mapped, every checkpoint costs the same. A fixed threshold also turns glibc's dynamic
