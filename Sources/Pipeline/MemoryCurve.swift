@@ -44,12 +44,14 @@ public enum MemoryCurve {
 
     /// Scores a run until its document or token limit ends, calling `onSample` every `every`
     /// tokens (and once at the end).
-    public static func run(_ run: ScoreRun, every: Int, onSample: (Sample) -> Void) throws {
+    /// A resumed run carries on its curve: samples continue at the next multiple of `every`
+    /// after the tokens already scored, their seconds counted from `secondsBefore`.
+    public static func run(_ run: ScoreRun, every: Int, secondsBefore: Double = 0, onSample: (Sample) -> Void) throws {
         let start = Date()
-        var next = every
-        var last = 0
+        var next = (run.scored / every + 1) * every
+        var last = run.scored
         func sample(_ tokens: Int) {
-            onSample(Sample(tokens: tokens, seconds: Date().timeIntervalSince(start),
+            onSample(Sample(tokens: tokens, seconds: secondsBefore + Date().timeIntervalSince(start),
                             residentBytes: ProcessMemory.residentBytes(), peakBytes: ProcessMemory.peakBytes()))
             last = tokens
         }

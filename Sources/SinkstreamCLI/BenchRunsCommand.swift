@@ -51,10 +51,14 @@ struct BenchRunsCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The run store of the --memory-curve run (default: a temporary one, removed at the end).", valueName: "path"))
     var memoryStore: String?
 
+    @Option(help: ArgumentHelp("Continue the --memory-curve run with this id from its last checkpoint in --memory-store, in this new process, keeping the CSV's samples up to that checkpoint.", valueName: "run"))
+    var memoryResume: String?
+
     @OptionGroup var options: ModelOptions
 
     func validate() throws {
         if memoryTokens < 1 || memoryEvery < 1 { throw ValidationError("Please give --memory-tokens and --memory-every positive numbers.") }
+        if memoryResume != nil && memoryStore == nil { throw ValidationError("--memory-resume needs the --memory-store that holds the run.") }
     }
 
     func run() throws {
@@ -134,22 +138,32 @@ struct BenchRunsCommand: ParsableCommand {
         let config = ScoreConfiguration(
             mode: .sinkBatch(sinks: AttentionOptions.defaultSinks, window: AttentionOptions.defaultWindow, evict: AttentionOptions.defaultEvictionBatch),
             precision: options.precision, chunk: AttentionOptions.defaultChunk, tokenLimit: memoryTokens)
-        let run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: try FileDigest.sha256(path: model.path),
+        let modelSHA256 = try FileDigest.sha256(path: model.path)
+        let run: ScoreRun
+        var samples: [MemoryCurve.Sample] = []
+        if let memoryResume {
+            run = try ScoreRun.resume(runID: memoryResume, store: store, model: model, modelSHA256: modelSHA256, threads: options.threadCount)
+            // The samples the first process took before the checkpoint this one continues from.
+            samples = MemoryCurve.parseCSV((try? String(contentsOfFile: csv, encoding: .utf8)) ?? "").filter { $0.tokens <= run.scored }
+        } else {
+            run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: modelSHA256,
                                      config: config, store: store, threads: options.threadCount)
-        guard fm.createFile(atPath: csv, contents: Data((MemoryCurve.csvHeader + "\n").utf8)),
+        }
+        let earlier = samples.map(MemoryCurve.csvLine).map { $0 + "\n" }.joined()
+        guard fm.createFile(atPath: csv, contents: Data((MemoryCurve.csvHeader + "\n" + earlier).utf8)),
               let handle = FileHandle(forWritingAtPath: csv) else {
             throw InputError("\(csv): cannot create the --memory-curve file: \(String(cString: strerror(errno))).", status: .cannotCreate)
         }
         defer { try? handle.close() }
         handle.seekToEndOfFile()
         let svgPath = (csv as NSString).deletingPathExtension + ".svg"
-        let subtitle = "\((model.path as NSString).lastPathComponent), \(config.mode), \(options.precision.rawValue), \(options.threadCount) threads, a sample every \(NumberText.grouped(memoryEvery)) tokens"
-        var samples: [MemoryCurve.Sample] = []
+        let resumedAt = memoryResume.map { _ in ", resumed in a new process at \(NumberText.grouped(run.scored)) tokens" } ?? ""
+        let subtitle = "\((model.path as NSString).lastPathComponent), \(config.mode), \(options.precision.rawValue), \(options.threadCount) threads, a sample every \(NumberText.grouped(memoryEvery)) tokens\(resumedAt)"
         func draw() {
             try? Data(MemoryCurve.svg(samples, title: "Resident memory while scoring", subtitle: subtitle).utf8)
                 .write(to: URL(fileURLWithPath: svgPath))
         }
-        try MemoryCurve.run(run, every: memoryEvery) { sample in
+        try MemoryCurve.run(run, every: memoryEvery, secondsBefore: samples.last?.seconds ?? 0) { sample in
             samples.append(sample)
             handle.write(Data((MemoryCurve.csvLine(sample) + "\n").utf8))
             if samples.count % 10 == 0 { draw() }
