@@ -52,6 +52,17 @@ void ss_f16_to_f32_row(const uint16_t *src, int64_t src_stride, int64_t n, float
     for (int64_t i = 0; i < n; ++i) dst[i] = ss_f16_to_f32(src[i * src_stride]);
 }
 
+/// Softmax numerators in place in portable C: the maximum, then expf of each score less it,
+/// summed in sequence; returns the sum and the maximum in `*max_out`.
+static float ss_softmax_scalar(float *row, int64_t n, float *max_out) {
+    float m = -INFINITY;
+    for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
+    float sum = 0;
+    for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+    *max_out = m;
+    return sum;
+}
+
 /// Portable path: the same definition, one head and one slot at a time.
 static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                                  const uint16_t *keys, const uint16_t *values, int64_t stride,
@@ -71,10 +82,8 @@ static void ss_attend_f16_scalar(const float *q_recent, const float *q_sink, int
                 row[at++] = acc * scale;
             }
         }
-        float m = -INFINITY;
-        for (int64_t k = 0; k < n; ++k) m = row[k] > m ? row[k] : m;
-        float sum = 0;
-        for (int64_t k = 0; k < n; ++k) { row[k] = expf(row[k] - m); sum += row[k]; }
+        float m;
+        const float sum = ss_softmax_scalar(row, n, &m);
         const float inv = stats ? 1.0f : 1.0f / sum;
         if (stats) {
             stats[2 * h] = m;
@@ -99,59 +108,134 @@ typedef struct ss_attn_steps {
     void (*scores)(int64_t, int64_t, const float *, const uint16_t *, int64_t, int64_t, float, float *, int64_t);
     float (*softmax)(float *, int64_t, float *);
     void (*values)(int64_t, int64_t, const uint16_t *, const ss_attn_segment *, int64_t, const float *, int64_t,
-                   const float *, float *);
+                   const int64_t *, const float *, float *const *);
 } ss_attn_steps;
 
 static const ss_attn_steps ss_attn_avx512 = {ss_attn_scores_avx512, ss_attn_softmax_avx512, ss_attn_values_avx512};
 static const ss_attn_steps ss_attn_avx2 = {ss_attn_scores_avx2, ss_attn_softmax_avx2, ss_attn_values_avx2};
 
-/// The definition ss_attend_f16 documents for `g` <= 4 heads, in one ISA's vector steps.
-static void ss_attend_vector(const ss_attn_steps *k, const float *q_recent, const float *q_sink, int64_t g, int64_t d,
-                             const uint16_t *keys, const uint16_t *values, int64_t stride, const ss_attn_segment *segs,
-                             int64_t nseg, int64_t n, float scale, float *scratch, float *out, float *stats) {
-    const int64_t rs = n + 16;
-    int64_t at = 0;
-    for (int64_t s = 0; s < nseg; ++s) {
+/// `segs` cut to its first `count` visiting positions; returns the number of segments kept.
+static int64_t ss_attn_prefix(const ss_attn_segment *segs, int64_t nseg, int64_t count, ss_attn_segment *out) {
+    int64_t kept = 0;
+    for (int64_t s = 0; s < nseg && count > 0; ++s) {
         if (segs[s].count <= 0) continue;
-        k->scores(g, d, segs[s].sink ? q_sink : q_recent, keys + segs[s].slot, stride, segs[s].count, scale,
-                  scratch + at, rs);
-        at += segs[s].count;
+        out[kept] = segs[s];
+        if (out[kept].count > count) out[kept].count = count;
+        count -= out[kept].count;
+        ++kept;
     }
-    // A partial for ss_attn_merge keeps the unnormalised sums (inv = 1, an exact multiply).
-    float inv[4];
-    for (int64_t h = 0; h < g; ++h) {
-        float mx;
-        const float sum = k->softmax(scratch + h * rs, n, &mx);
-        if (stats) {
-            stats[2 * h] = mx;
-            stats[2 * h + 1] = sum;
+    return kept;
+}
+
+/// The definition ss_attend_f16_tile documents for `g` <= 4 heads of each token, in one ISA's
+/// vector steps: the keys are scored once for all the tokens' heads together (each score its own
+/// FMA chain, so the same bits as alone), then each token's softmax and values over its prefix.
+static void ss_attend_vector(const ss_attn_steps *k, int64_t tokens, const float *const *q_recent,
+                             const float *const *q_sink, int64_t h0, int64_t g, int64_t d, const uint16_t *keys,
+                             const uint16_t *values, int64_t stride, const ss_attn_segment *segs, int64_t nseg,
+                             const int64_t *counts, int64_t n, float scale, float *scratch, float *const *out,
+                             float *const *stats) {
+    const int64_t rs = n + 16, nq = tokens * g;
+    // One token's heads are adjacent already; several tokens' are gathered (both rotations).
+    float gathered[2 * SS_ATTN_TILE_TOKENS * 4 * 256];
+    const float *qr = q_recent[0] + h0 * d, *qs = q_sink[0] + h0 * d;
+    if (tokens > 1) {
+        float *r = gathered, *si = gathered + nq * d;
+        for (int64_t t = 0; t < tokens; ++t) {
+            memcpy(r + t * g * d, q_recent[t] + h0 * d, (size_t)(g * d) * sizeof(float));
+            memcpy(si + t * g * d, q_sink[t] + h0 * d, (size_t)(g * d) * sizeof(float));
         }
-        inv[h] = stats ? 1.0f : 1.0f / sum;
+        qr = r;
+        qs = si;
     }
-    k->values(g, d, values, segs, nseg, scratch, rs, inv, out);
+    int64_t at = 0;
+    for (int64_t s = 0; s < nseg && at < n; ++s) {
+        if (segs[s].count <= 0) continue;
+        const int64_t count = segs[s].count < n - at ? segs[s].count : n - at;
+        k->scores(nq, d, segs[s].sink ? qs : qr, keys + segs[s].slot, stride, count, scale, scratch + at, rs);
+        at += count;
+    }
+    // Softmax per query vector; a partial for ss_attn_merge keeps the unnormalised sums (inv = 1,
+    // an exact multiply).
+    float inv[SS_ATTN_TILE_TOKENS * 4];
+    int64_t cnt[SS_ATTN_TILE_TOKENS * 4];
+    float *outs[SS_ATTN_TILE_TOKENS * 4];
+    for (int64_t t = 0; t < tokens; ++t) {
+        float *st = stats[t] ? stats[t] + 2 * h0 : NULL;
+        for (int64_t h = 0; h < g; ++h) {
+            const int64_t j = t * g + h;
+            cnt[j] = counts[t];
+            outs[j] = out[t] + (h0 + h) * d;
+            inv[j] = 1.0f;
+            if (counts[t] <= 0) continue;
+            float mx;
+            const float sum = k->softmax(scratch + j * rs, counts[t], &mx);
+            if (st) {
+                st[2 * h] = mx;
+                st[2 * h + 1] = sum;
+            } else {
+                inv[j] = 1.0f / sum;
+            }
+        }
+    }
+    // The values of every run of tokens that see keys, all their vectors at once.
+    for (int64_t t = 0; t < tokens;) {
+        if (counts[t] <= 0) { ++t; continue; }
+        int64_t e = t;
+        while (e < tokens && counts[e] > 0) ++e;
+        k->values((e - t) * g, d, values, segs, nseg, scratch + t * g * rs, rs, cnt + t * g, inv + t * g, outs + t * g);
+        t = e;
+    }
 }
 #endif
+
+void ss_attend_f16_tile(int isa, int64_t tokens, const float *const *q_recent, const float *const *q_sink,
+                        int64_t group, int64_t d, const uint16_t *keys, const uint16_t *values, int64_t stride,
+                        const ss_attn_segment *segs, int64_t nseg, const int64_t *counts, float scale,
+                        float *scratch, float *const *out, float *const *stats) {
+    int64_t n = 0;
+    for (int64_t t = 0; t < tokens; ++t) n = counts[t] > n ? counts[t] : n;
+    if (n <= 0) return;
+#if SS_X86
+    // The vector steps take up to 4 heads of each token at a time; a head's bits do not depend
+    // on the heads beside it, so a larger group (Qwen2's 7) runs in slices of 4.
+    if (isa != SS_ISA_SCALAR && ss_isa_supported(isa) && d % 16 == 0 && d > 0 && d <= 256 && nseg <= 8 &&
+        tokens >= 1 && tokens <= SS_ATTN_TILE_TOKENS) {
+        const ss_attn_steps *k = isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2;
+        for (int64_t h = 0; h < group; h += 4) {
+            const int64_t g = group - h < 4 ? group - h : 4;
+            ss_attend_vector(k, tokens, q_recent, q_sink, h, g, d, keys, values, stride, segs, nseg, counts, n, scale,
+                             scratch, out, stats);
+        }
+        return;
+    }
+#endif
+    for (int64_t t = 0; t < tokens; ++t) {
+        if (counts[t] <= 0) continue;
+        ss_attn_segment mine[8];
+        const int64_t kept = ss_attn_prefix(segs, nseg < 8 ? nseg : 8, counts[t], mine);
+        ss_attend_f16_scalar(q_recent[t], q_sink[t], group, d, keys, values, stride, mine, kept, scale, scratch,
+                             out[t], stats[t]);
+    }
+}
 
 void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t group, int64_t d,
                    const uint16_t *keys, const uint16_t *values, int64_t stride,
                    const ss_attn_segment *segs, int64_t nseg, float scale,
                    float *scratch, float *out, float *stats) {
+    int64_t n = 0;
+    for (int64_t s = 0; s < nseg; ++s) n += segs[s].count > 0 ? segs[s].count : 0;
+    ss_attend_f16_tile(isa, 1, &q_recent, &q_sink, group, d, keys, values, stride, segs, nseg, &n, scale, scratch,
+                       &out, &stats);
+}
+
+float ss_softmax_f32(int isa, float *row, int64_t n, float *max_out) {
 #if SS_X86
-    // The vector steps take up to 4 heads at a time; a head's bits do not depend on the heads
-    // beside it, so a larger group (Qwen2's 7) runs in slices of 4.
-    if (isa != SS_ISA_SCALAR && ss_isa_supported(isa) && d % 16 == 0 && d > 0) {
-        const ss_attn_steps *k = isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2;
-        int64_t n = 0;
-        for (int64_t s = 0; s < nseg; ++s) n += segs[s].count;
-        for (int64_t h = 0; h < group; h += 4) {
-            const int64_t g = group - h < 4 ? group - h : 4;
-            ss_attend_vector(k, q_recent + h * d, q_sink + h * d, g, d, keys, values, stride, segs, nseg, n, scale,
-                             scratch + h * (n + 16), out + h * d, stats ? stats + 2 * h : NULL);
-        }
-        return;
+    if (isa != SS_ISA_SCALAR && ss_isa_supported(isa)) {
+        return (isa == SS_ISA_AVX512VNNI ? &ss_attn_avx512 : &ss_attn_avx2)->softmax(row, n, max_out);
     }
 #endif
-    ss_attend_f16_scalar(q_recent, q_sink, group, d, keys, values, stride, segs, nseg, scale, scratch, out, stats);
+    return ss_softmax_scalar(row, n, max_out);
 }
 
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out) {

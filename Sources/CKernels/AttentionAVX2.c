@@ -38,13 +38,14 @@ static SS_AI SS_TAVX2 __m256 ss_load_ph_tail(const uint16_t *p, int64_t count) {
     return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tmp));
 }
 
-/// Scores of G heads for `count` slots starting at `keys` (transposed, row stride `stride`).
+/// Scores of G <= 6 query vectors for `count` slots starting at `keys` (transposed, row stride
+/// `stride`): ss_scores512's arithmetic (one FMA chain per score) in 8-lane registers.
 static SS_AI SS_TAVX2 void ss_scores256(const int G, const int64_t D, const float *q, const uint16_t *keys,
                                         int64_t stride, int64_t count, float scale, float *row, int64_t rs) {
     const __m256 vs = _mm256_set1_ps(scale);
     int64_t k = 0;
     for (; k + 16 <= count; k += 16) {
-        __m256 a0[4], a1[4];
+        __m256 a0[6], a1[6];
         for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm256_setzero_ps();
         const uint16_t *kp = keys + k;
         for (int64_t i = 0; i < D; ++i, kp += stride) {
@@ -64,7 +65,7 @@ static SS_AI SS_TAVX2 void ss_scores256(const int G, const int64_t D, const floa
     }
     for (; k < count; k += 8) {
         const int64_t left = count - k;
-        __m256 a0[4];
+        __m256 a0[6];
         for (int h = 0; h < G; ++h) a0[h] = _mm256_setzero_ps();
         const uint16_t *kp = keys + k;
         for (int64_t i = 0; i < D; ++i, kp += stride) {
@@ -131,21 +132,29 @@ static SS_AI SS_TAVX2 float ss_softmax256(float *row, int64_t n, float *max_out)
     return ss_sum16_256(lo, hi);
 }
 
-/// out[h*D + i] = inv[h] * sum_k p_hk * value_k[i] over the segments' slots in visit order, 16
-/// output elements of every head at a time (2 registers per head): each element is one FMA chain
-/// over the keys, whatever the chunking.
+/// outs[h][i] = inv[h] * sum_k p_hk * value_k[i] over the first cnt[h] visited slots, for G <= 6
+/// query vectors, 16 output elements of every vector at a time (2 registers each): each element
+/// is one FMA chain over the keys in visit order, whatever the chunking.
 static SS_AI SS_TAVX2 void ss_values256(const int G, const int64_t D, const uint16_t *values, const ss_attn_segment *segs,
-                                        int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
+                                        int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                                        float *const *outs) {
+    int64_t lo = cnt[0], hi = cnt[0];
+    for (int h = 1; h < G; ++h) {
+        lo = cnt[h] < lo ? cnt[h] : lo;
+        hi = cnt[h] > hi ? cnt[h] : hi;
+    }
     for (int64_t c = 0; c < D; c += 16) {
-        __m256 o[4][2];
+        __m256 o[6][2];
         for (int h = 0; h < G; ++h) o[h][0] = o[h][1] = _mm256_setzero_ps();
         int64_t at = 0;
-        for (int64_t s = 0; s < nseg; ++s) {
+        for (int64_t s = 0; s < nseg && at < hi; ++s) {
             const uint16_t *v = values + segs[s].slot * D + c;
-            for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
+            for (int64_t k = 0; k < segs[s].count && at < hi; ++k, ++at, v += D) {
                 const __m256 v0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
                 const __m256 v1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(v + 8)));
+                const int every = at < lo;
                 for (int h = 0; h < G; ++h) {
+                    if (!every && at >= cnt[h]) continue;
                     const __m256 w = _mm256_broadcast_ss(p + h * rs + at);
                     o[h][0] = _mm256_fmadd_ps(w, v0, o[h][0]);
                     o[h][1] = _mm256_fmadd_ps(w, v1, o[h][1]);
@@ -154,25 +163,43 @@ static SS_AI SS_TAVX2 void ss_values256(const int G, const int64_t D, const uint
         }
         for (int h = 0; h < G; ++h) {
             const __m256 vi = _mm256_set1_ps(inv[h]);
-            for (int j = 0; j < 2; ++j) _mm256_storeu_ps(out + h * D + c + 8 * j, _mm256_mul_ps(o[h][j], vi));
+            for (int j = 0; j < 2; ++j) _mm256_storeu_ps(outs[h] + c + 8 * j, _mm256_mul_ps(o[h][j], vi));
         }
     }
 }
 
-
 SS_TAVX2 void ss_attn_scores_avx2(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
                                   int64_t count, float scale, float *row, int64_t rs) {
-#define SS_CALL(G, D) ss_scores256(G, D, q, keys, stride, count, scale, row, rs)
-    SS_SPECIALISE(SS_CALL)
+    // Slices of at most 6 query vectors (12 accumulators and 2 keys in the 16 registers); a
+    // score's bits do not depend on its neighbours.
+    for (int64_t h = 0; h < group; h += 6) {
+        const int64_t slice = group - h < 6 ? group - h : 6;
+        const float *qs = q + h * d;
+        float *rows = row + h * rs;
+#define SS_CALL(G, D) ss_scores256(G, D, qs, keys, stride, count, scale, rows, rs)
+        switch (slice) {
+        case 1: SS_CALL(1, d); break; case 2: SS_CALL(2, d); break; case 3: SS_CALL(3, d); break;
+        case 4: SS_CALL(4, d); break; case 5: SS_CALL(5, d); break; default: SS_CALL(6, d); break;
+        }
 #undef SS_CALL
+    }
 }
 
 SS_TAVX2 float ss_attn_softmax_avx2(float *row, int64_t n, float *max_out) { return ss_softmax256(row, n, max_out); }
 
 SS_TAVX2 void ss_attn_values_avx2(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
-                                  int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
-#define SS_CALL(G, D) ss_values256(G, D, values, segs, nseg, p, rs, inv, out)
-    SS_SPECIALISE(SS_CALL)
+                                  int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                                  float *const *outs) {
+    // Slices of at most 6 query vectors, as the scores.
+    for (int64_t h = 0; h < group; h += 6) {
+        const int64_t slice = group - h < 6 ? group - h : 6;
+        const float *ps = p + h * rs;
+#define SS_CALL(G) ss_values256(G, d, values, segs, nseg, ps, rs, cnt + h, inv + h, outs + h)
+        switch (slice) {
+        case 1: SS_CALL(1); break; case 2: SS_CALL(2); break; case 3: SS_CALL(3); break;
+        case 4: SS_CALL(4); break; case 5: SS_CALL(5); break; default: SS_CALL(6); break;
+        }
 #undef SS_CALL
+    }
 }
 #endif

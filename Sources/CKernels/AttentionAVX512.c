@@ -28,39 +28,45 @@ static SS_AI SS_T512 __m512 ss_exp512(__m512 x) {
     return _mm512_maskz_mov_ps((__mmask16)~under, r);
 }
 
-/// Scores of G heads for `count` slots starting at `keys` (transposed, row stride `stride`).
+/// Scores of G query vectors (up to 16: the heads of a group, or of several tokens' groups) for
+/// `count` slots starting at `keys` (transposed, row stride `stride`). Every score is its own FMA
+/// chain over the head dimension, so neither G nor the blocking below changes a bit.
 static SS_AI SS_T512 void ss_scores512(const int G, const int64_t D, const float *q, const uint16_t *keys,
                                        int64_t stride, int64_t count, float scale, float *row, int64_t rs) {
     const __m512 vs = _mm512_set1_ps(scale);
     int64_t k = 0;
-    for (; k + 32 <= count; k += 32) {
-        __m512 a0[4], a1[4];
-        for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm512_setzero_ps();
-        const uint16_t *kp = keys + k;
-        for (int64_t i = 0; i < D; ++i, kp += stride) {
-            // The transposed keys are 64 strided rows: too many streams for the hardware
-            // prefetcher, so fetch this row's next blocks explicitly (measured: the key loads were
-            // a third of decode attention time at depth 1,024 without this).
-            _mm_prefetch((const char *)(kp + 64), _MM_HINT_T0);
-            const __m512 k0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)kp));
-            const __m512 k1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kp + 16)));
-            for (int h = 0; h < G; ++h) {
-                const __m512 qb = _mm512_set1_ps(q[h * D + i]);
-                a0[h] = _mm512_fmadd_ps(qb, k0, a0[h]);
-                a1[h] = _mm512_fmadd_ps(qb, k1, a1[h]);
+    // Two key vectors per step while 2G accumulators fit the 32 registers, else one.
+    if (G <= 12) {
+        for (; k + 32 <= count; k += 32) {
+            __m512 a0[12], a1[12];
+            for (int h = 0; h < G; ++h) a0[h] = a1[h] = _mm512_setzero_ps();
+            const uint16_t *kp = keys + k;
+            for (int64_t i = 0; i < D; ++i, kp += stride) {
+                // The transposed keys are 64 strided rows: too many streams for the hardware
+                // prefetcher, so fetch this row's next blocks explicitly (measured: the key loads
+                // were a third of decode attention time at depth 1,024 without this).
+                _mm_prefetch((const char *)(kp + 64), _MM_HINT_T0);
+                const __m512 k0 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)kp));
+                const __m512 k1 = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(kp + 16)));
+                for (int h = 0; h < G; ++h) {
+                    const __m512 qb = _mm512_set1_ps(q[h * D + i]);
+                    a0[h] = _mm512_fmadd_ps(qb, k0, a0[h]);
+                    a1[h] = _mm512_fmadd_ps(qb, k1, a1[h]);
+                }
             }
-        }
-        for (int h = 0; h < G; ++h) {
-            _mm512_storeu_ps(row + h * rs + k, _mm512_mul_ps(a0[h], vs));
-            _mm512_storeu_ps(row + h * rs + k + 16, _mm512_mul_ps(a1[h], vs));
+            for (int h = 0; h < G; ++h) {
+                _mm512_storeu_ps(row + h * rs + k, _mm512_mul_ps(a0[h], vs));
+                _mm512_storeu_ps(row + h * rs + k + 16, _mm512_mul_ps(a1[h], vs));
+            }
         }
     }
     for (; k < count; k += 16) {
         const __mmask16 m = count - k >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - k)) - 1);
-        __m512 a0[4];
+        __m512 a0[16];
         for (int h = 0; h < G; ++h) a0[h] = _mm512_setzero_ps();
         const uint16_t *kp = keys + k;
         for (int64_t i = 0; i < D; ++i, kp += stride) {
+            _mm_prefetch((const char *)(kp + 32), _MM_HINT_T0);
             const __m512 k0 = _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, kp));
             for (int h = 0; h < G; ++h) a0[h] = _mm512_fmadd_ps(_mm512_set1_ps(q[h * D + i]), k0, a0[h]);
         }
@@ -101,22 +107,34 @@ static SS_AI SS_T512 float ss_softmax512(float *row, int64_t n, float *max_out) 
     return ss_sum16_512(acc);
 }
 
-/// out[h*D + i] = inv[h] * sum_k p_hk * value_k[i] (as ss_values256), 64 output elements of every
-/// head at a time (4 registers per head).
+/// outs[h][i] = inv[h] * sum_k p_hk * value_k[i] over the first cnt[h] visited slots, for G (at
+/// most 16) query vectors: each element is one FMA chain over the keys in visit order (as
+/// ss_values256), every converted value vector feeding all G. R registers of 16 columns per
+/// vector: 4 for up to 4 vectors, 2 for up to 8, else 1.
 static SS_AI SS_T512 void ss_values512(const int G, const int64_t D, const uint16_t *values, const ss_attn_segment *segs,
-                                       int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
-    for (int64_t c = 0; c < D; c += 64) {
-        const int parts = D - c >= 64 ? 4 : (int)((D - c) / 16);
-        __m512 o[4][4];
+                                       int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                                       float *const *outs) {
+    enum { MAXR = 4 };
+    const int R = G <= 4 ? 4 : G <= 8 ? 2 : 1;
+    int64_t lo = cnt[0], hi = cnt[0];
+    for (int h = 1; h < G; ++h) {
+        lo = cnt[h] < lo ? cnt[h] : lo;
+        hi = cnt[h] > hi ? cnt[h] : hi;
+    }
+    for (int64_t c = 0; c < D; c += 16 * R) {
+        const int parts = D - c >= 16 * R ? R : (int)((D - c) / 16);
+        __m512 o[16][MAXR];
         for (int h = 0; h < G; ++h)
-            for (int j = 0; j < 4; ++j) o[h][j] = _mm512_setzero_ps();
+            for (int j = 0; j < R; ++j) o[h][j] = _mm512_setzero_ps();
         int64_t at = 0;
-        for (int64_t s = 0; s < nseg; ++s) {
+        for (int64_t s = 0; s < nseg && at < hi; ++s) {
             const uint16_t *v = values + segs[s].slot * D + c;
-            for (int64_t k = 0; k < segs[s].count; ++k, ++at, v += D) {
-                __m512 vv[4];
+            for (int64_t k = 0; k < segs[s].count && at < hi; ++k, ++at, v += D) {
+                __m512 vv[MAXR];
                 for (int j = 0; j < parts; ++j) vv[j] = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(v + 16 * j)));
+                const int every = at < lo;
                 for (int h = 0; h < G; ++h) {
+                    if (!every && at >= cnt[h]) continue;
                     const __m512 w = _mm512_set1_ps(p[h * rs + at]);
                     for (int j = 0; j < parts; ++j) o[h][j] = _mm512_fmadd_ps(w, vv[j], o[h][j]);
                 }
@@ -124,7 +142,7 @@ static SS_AI SS_T512 void ss_values512(const int G, const int64_t D, const uint1
         }
         for (int h = 0; h < G; ++h) {
             const __m512 vi = _mm512_set1_ps(inv[h]);
-            for (int j = 0; j < parts; ++j) _mm512_storeu_ps(out + h * D + c + 16 * j, _mm512_mul_ps(o[h][j], vi));
+            for (int j = 0; j < parts; ++j) _mm512_storeu_ps(outs[h] + c + 16 * j, _mm512_mul_ps(o[h][j], vi));
         }
     }
 }
@@ -133,16 +151,17 @@ static SS_AI SS_T512 void ss_values512(const int G, const int64_t D, const uint1
 SS_T512 void ss_attn_scores_avx512(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
                                    int64_t count, float scale, float *row, int64_t rs) {
 #define SS_CALL(G, D) ss_scores512(G, D, q, keys, stride, count, scale, row, rs)
-    SS_SPECIALISE(SS_CALL)
+    SS_SPECIALISE_QUERIES(SS_CALL)
 #undef SS_CALL
 }
 
 SS_T512 float ss_attn_softmax_avx512(float *row, int64_t n, float *max_out) { return ss_softmax512(row, n, max_out); }
 
 SS_T512 void ss_attn_values_avx512(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
-                                   int64_t nseg, const float *p, int64_t rs, const float *inv, float *out) {
-#define SS_CALL(G, D) ss_values512(G, D, values, segs, nseg, p, rs, inv, out)
-    SS_SPECIALISE(SS_CALL)
+                                   int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                                   float *const *outs) {
+#define SS_CALL(G, D) ss_values512(G, D, values, segs, nseg, p, rs, cnt, inv, outs)
+    SS_SPECIALISE_QUERIES(SS_CALL)
 #undef SS_CALL
 }
 #endif

@@ -187,30 +187,36 @@ void ss_gemm_f32_avx2(int type, const void *w, int64_t rows, int64_t cols, const
 void ss_gemm_f32_avx512(int type, const void *w, int64_t rows, int64_t cols, const float *act,
                         int64_t ntok, float *out, int64_t ldo, int64_t rb, int64_t re);
 
-/// The three vector steps of attention over a half cache (ss_attend_f16 drives them), for at most
-/// 4 heads and a head size that is a multiple of 16: scores of `group` heads for `count` slots
+/// The three vector steps of attention over a half cache (ss_attend_f16_tile drives them), for a
+/// head size that is a multiple of 16: scores of `group` (at most 16) query vectors for `count` slots
 /// into rows `rs` apart; softmax numerators of one row in place (sum of exp in 16 lane
 /// accumulators reduced in one tree order; returns the sum, writes the maximum); and
-/// out[h*d + i] = inv[h] * sum_k p[h*rs + k] * value_k[i]. The AVX-512 and AVX2 versions share
+/// outs[h][i] = inv[h] * sum_k p[h*rs + k] * value_k[i] over the first cnt[h] keys. The AVX-512 and AVX2 versions share
 /// one arithmetic, so they give the same bits.
-/// Calls CALL(G, D) with compile-time G and D for 1-4 heads and head sizes 64, 128, 256 (else
-/// the run-time values), then returns: the attention steps' specialisation.
-#define SS_SPECIALISE(CALL) \
-    switch (group * 1000 + d) { \
-    case 1064: CALL(1, 64); return; case 1128: CALL(1, 128); return; case 1256: CALL(1, 256); return; \
-    case 2064: CALL(2, 64); return; case 2128: CALL(2, 128); return; case 2256: CALL(2, 256); return; \
-    case 3064: CALL(3, 64); return; case 3128: CALL(3, 128); return; case 3256: CALL(3, 256); return; \
-    case 4064: CALL(4, 64); return; case 4128: CALL(4, 128); return; case 4256: CALL(4, 256); return; \
-    default: CALL((int)group, d); return; }
+/// The scores step's specialisation: CALL(G, D) with a compile-time number of query vectors G
+/// (1-16: several tokens' heads are scored together) and head size 64 or the run-time value.
+#define SS_SPECIALISE_QUERIES(CALL) \
+    if (d == 64) { switch (group) { \
+    case 1: CALL(1, 64); return; case 2: CALL(2, 64); return; case 3: CALL(3, 64); return; case 4: CALL(4, 64); return; \
+    case 5: CALL(5, 64); return; case 6: CALL(6, 64); return; case 7: CALL(7, 64); return; case 8: CALL(8, 64); return; \
+    case 9: CALL(9, 64); return; case 10: CALL(10, 64); return; case 11: CALL(11, 64); return; case 12: CALL(12, 64); return; \
+    case 13: CALL(13, 64); return; case 14: CALL(14, 64); return; case 15: CALL(15, 64); return; default: CALL(16, 64); return; } } \
+    switch (group) { \
+    case 1: CALL(1, d); return; case 2: CALL(2, d); return; case 3: CALL(3, d); return; case 4: CALL(4, d); return; \
+    case 5: CALL(5, d); return; case 6: CALL(6, d); return; case 7: CALL(7, d); return; case 8: CALL(8, d); return; \
+    case 9: CALL(9, d); return; case 10: CALL(10, d); return; case 11: CALL(11, d); return; case 12: CALL(12, d); return; \
+    case 13: CALL(13, d); return; case 14: CALL(14, d); return; case 15: CALL(15, d); return; default: CALL(16, d); return; }
 void ss_attn_scores_avx512(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
                            int64_t count, float scale, float *row, int64_t rs);
 float ss_attn_softmax_avx512(float *row, int64_t n, float *max_out);
 void ss_attn_values_avx512(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
-                           int64_t nseg, const float *p, int64_t rs, const float *inv, float *out);
+                         int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                         float *const *outs);
 void ss_attn_scores_avx2(int64_t group, int64_t d, const float *q, const uint16_t *keys, int64_t stride,
                          int64_t count, float scale, float *row, int64_t rs);
 float ss_attn_softmax_avx2(float *row, int64_t n, float *max_out);
 void ss_attn_values_avx2(int64_t group, int64_t d, const uint16_t *values, const ss_attn_segment *segs,
-                         int64_t nseg, const float *p, int64_t rs, const float *inv, float *out);
+                         int64_t nseg, const float *p, int64_t rs, const int64_t *cnt, const float *inv,
+                         float *const *outs);
 
 #endif

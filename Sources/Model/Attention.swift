@@ -133,6 +133,78 @@ enum Attention {
         }
     }
 
+    /// Tokens per tile of ``attendHalfTile``.
+    static let tileTokens = Int(SS_ATTN_TILE_TOKENS)
+
+    /// The chunk's tokens in tiles of up to ``tileTokens`` consecutive ones with the same sinks
+    /// and the same first recent token: their visible keys are nested prefixes of one visiting
+    /// order (token i sees one more than token i − 1).
+    static func tiles(views: [QueryView], first: Int) -> [Range<Int>] {
+        var tiles: [Range<Int>] = []
+        tiles.reserveCapacity(views.count / tileTokens + 1)
+        var start = 0
+        for i in 1...views.count {
+            if i == views.count || i - start == tileTokens || views[i].sinkCount != views[start].sinkCount
+                || views[i].recentFirst != views[start].recentFirst || views[i].recentFirst > first + start {
+                tiles.append(start..<i)
+                start = i
+            }
+        }
+        return tiles
+    }
+
+    /// Attention of a tile's tokens (see ``tiles(views:first:)``) for one KV head over a half
+    /// cache, each token's result the same bits as alone: a token that sees more than
+    /// ``partSlots`` keys is computed in parts, written to `parts` (`partsPerToken` parts of
+    /// `partFloats` floats per token of the tile) and merged. `segments` and `visible` are the
+    /// tile's last token's; `queries(i)` gives token i's two query rotations and its output.
+    @inline(__always)
+    static func attendHalfTile(
+        tile: Range<Int>, first: Int, views: [QueryView], segments: HalfSegments, visible: Int,
+        queries: (Int) -> (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
+        group: Int, storage: KVStorage, layer: Int, kvHead: Int, scale: Float, scores: UnsafeMutablePointer<Float>,
+        parts buffer: UnsafeMutablePointer<Float>, partsPerToken: Int, partFloats: Int
+    ) {
+        let d = storage.headDimension, base = storage.base(layer: layer, head: kvHead)
+        let tokens = tile.count, last = tile.upperBound - 1
+        withUnsafeTemporaryAllocation(of: Int64.self, capacity: 2 * tileTokens) { ints in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 2 * tileTokens) { qs in
+                withUnsafeTemporaryAllocation(of: UnsafeMutablePointer<Float>?.self, capacity: 3 * tileTokens) { outs in
+                    let counts = ints.baseAddress!, seen = counts + tileTokens
+                    let recent = qs.baseAddress!, sink = recent + tileTokens
+                    let out = outs.baseAddress!, stats = out + tileTokens, final = stats + tileTokens
+                    for (t, i) in tile.enumerated() {
+                        let (q, qSink, o) = queries(i)
+                        recent[t] = UnsafePointer(q)
+                        sink[t] = UnsafePointer(qSink)
+                        final[t] = o
+                        seen[t] = Int64(visible - (last - i))
+                    }
+                    for p in 0..<Self.parts(visible) {
+                        for t in 0..<tokens {
+                            let split = Self.parts(Int(seen[t])) > 1
+                            counts[t] = min(max(0, seen[t] - Int64(p * partSlots)), Int64(partSlots))
+                            let part = buffer + (t * partsPerToken + p) * partFloats
+                            out[t] = split ? part : final[t]
+                            stats[t] = split ? part + group * d : nil
+                        }
+                        withUnsafePointer(to: Self.partSegments(segments, part: p)) { tuple in
+                            tuple.withMemoryRebound(to: ss_attn_segment.self, capacity: 3) { list in
+                                ss_attend_f16_tile(storage.kernelISA, Int64(tokens), recent, sink, Int64(group), Int64(d),
+                                                   storage.halfKeys + base, storage.halfValues + base,
+                                                   Int64(storage.slotStride), list, 3, counts, scale, scores, out, stats)
+                            }
+                        }
+                    }
+                    for t in 0..<tokens where Self.parts(Int(seen[t])) > 1 {
+                        ss_attn_merge(Int64(group), Int64(d), Int64(Self.parts(Int(seen[t]))),
+                                      buffer + t * partsPerToken * partFloats, final[t]!)
+                    }
+                }
+            }
+        }
+    }
+
     /// `out[k] = scale · q · key[k]` for `count` consecutive slots of a transposed key block.
     /// Writes whole 8-slot vectors (up to 7 floats past `count`).
     @inline(__always)

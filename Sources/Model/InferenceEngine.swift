@@ -43,6 +43,9 @@ public final class InferenceEngine {
     let ropeHasGlobalLayer: [Bool]
     let c: ModelConfig
     private let workspace: Workspace
+    /// The instruction set of the fused loss's reductions, fixed for the engine's life (as a
+    /// cache's attention ISA is), so a stream's losses never change bits midway.
+    private let lossISA: Int32 = ss_isa()
 
     /// Output rows handled per block in the fused loss (fixed, so reductions do not depend on
     /// the thread count).
@@ -265,25 +268,21 @@ public final class InferenceEngine {
             return (w.q + offset, needsSink ? w.qSink + offset : w.q + offset, offset)
         }
         if n * kvHeads >= Attention.splitUnits(threads: pool.threadCount) {
-            pool.parallel(items: n * kvHeads) { unit, thread in
-                let i = unit / kvHeads, g = unit % kvHeads
-                let (q, qSink, offset) = queries(i, g)
-                let (segments, visible) = Attention.halfSegments(token: first + i, view: views[i], storage: storage)
+            // Tiles of consecutive tokens that see nested prefixes of the same keys: each key block
+            // is converted once for all their heads (see ss_attend_f16_tile); parts in sequence.
+            let tiles = Attention.tiles(views: views, first: first)
+            pool.parallel(items: tiles.count * kvHeads) { unit, thread in
+                let tile = tiles[unit / kvHeads], g = unit % kvHeads
+                let last = tile.upperBound - 1
+                let (segments, visible) = Attention.halfSegments(token: first + last, view: views[last], storage: storage)
                 let scores = w.scores + thread * w.scoresPerThread
-                let parts = Attention.parts(visible)
-                if parts == 1 {
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group, segments: segments, storage: storage,
-                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: w.attn + offset)
-                    return
-                }
-                let buffer = w.attnParts + thread * perQuery * partFloats
-                for p in 0..<parts {
-                    let part = buffer + p * partFloats
-                    Attention.attendHalf(qRecent: q, qSink: qSink, group: group,
-                                         segments: Attention.partSegments(segments, part: p), storage: storage,
-                                         layer: layer, kvHead: g, scale: scale, scores: scores, out: part, stats: part + group * d)
-                }
-                ss_attn_merge(Int64(group), Int64(d), Int64(parts), buffer, w.attn + offset)
+                let buffer = w.attnParts + thread * Attention.tileTokens * perQuery * partFloats
+                Attention.attendHalfTile(
+                    tile: tile, first: first, views: views, segments: segments, visible: visible, queries: { i in
+                        let (q, qSink, offset) = queries(i, g)
+                        return (q, qSink, w.attn + offset)
+                    }, group: group, storage: storage, layer: layer, kvHead: g, scale: scale, scores: scores,
+                    parts: buffer, partsPerToken: perQuery, partFloats: partFloats)
             }
             return
         }
@@ -356,7 +355,7 @@ public final class InferenceEngine {
         let block = Self.vocabularyBlock
         let blocks = (vocab + block - 1) / block
         let partialMax = w.partialMax, partialSum = w.partialSum, targetLogit = w.targetLogit
-        let softCap = c.logitSoftCap
+        let softCap = c.logitSoftCap, isa = lossISA
         targets.withUnsafeBufferPointer { targets in
             pool.parallel(items: blocks) { b, thread in
                 let tile = w.tiles + thread * w.tileFloats
@@ -368,23 +367,12 @@ public final class InferenceEngine {
                         let row = tile + i * block
                         let count = rows.count
                         if let cap = softCap { VectorMath.softCap(row, cap: cap, count: count) }
-                        var m = -Float.infinity
-                        for r in 0..<count { m = max(m, row[r]) }
-                        var acc = SIMD8<Float>(repeating: 0)
-                        var r = 0
-                        while r + 8 <= count {
-                            acc += VectorMath.exp(VectorMath.load(row + r) - m)
-                            r += 8
-                        }
-                        var s = acc.sum()
-                        while r < count {
-                            s += VectorMath.exp(SIMD8<Float>(repeating: row[r] - m))[0]
-                            r += 1
-                        }
-                        partialMax[b * n + i] = m
-                        partialSum[b * n + i] = s
                         let target = Int(targets[i])
                         if rows.contains(target) { targetLogit[i] = row[target - rows.lowerBound] }
+                        // The block's (max, Σexp) in one vector pass; the row is scratch.
+                        var m: Float = 0
+                        partialSum[b * n + i] = ss_softmax_f32(isa, row, Int64(count), &m)
+                        partialMax[b * n + i] = m
                     }
                 }
             }

@@ -39,7 +39,8 @@ final class Workspace {
         ropeTableFloats = n * c.headDimension
         ropeRecent = floats(ropeTables * ropeTableFloats); ropeSink = floats(ropeTables * ropeTableFloats)
         let group = c.headCount / c.kvHeadCount
-        scoresPerThread = group * (maxContext + n + 16)
+        // One query's heads over all it sees, or a tile's (Attention.attendHalfTile) over a part.
+        scoresPerThread = max(group * (maxContext + n + 16), Attention.tileTokens * min(group, 4) * (Attention.partSlots + 16))
         scores = floats(threads * scoresPerThread)
         tileFloats = n * vocabularyBlock
         tiles = floats(threads * tileFloats)
@@ -47,7 +48,7 @@ final class Workspace {
         partialMax = floats(blocks * n); partialSum = floats(blocks * n); targetLogit = floats(n)
         attnPartsPerQuery = Attention.parts(maxContext + n)
         attnPartFloats = group * (c.headDimension + 2)
-        attnPartUnits = Attention.splitUnits(threads: threads)
+        attnPartUnits = max(Attention.splitUnits(threads: threads), threads * Attention.tileTokens)
         attnParts = floats(attnPartUnits * attnPartsPerQuery * attnPartFloats)
         self.owned = owned
     }
@@ -59,9 +60,9 @@ final class Workspace {
         let e = c.embeddingLength, f = c.feedForwardLength, qw = c.queryWidth
         let ropeTables = Set(c.layers.map(\.ropeBase)).count
         let floats = n * e * 2 + 3 * n * qw + 2 * n * c.kvWidth + 2 * n * f + 2 * ropeTables * n * c.headDimension
-            + threads * (c.headCount / c.kvHeadCount) * (maxContext + n + 8)
+            + threads * max((c.headCount / c.kvHeadCount) * (maxContext + n + 16), Attention.tileTokens * 4 * (Attention.partSlots + 16))
             + threads * n * vocabularyBlock + 3 * n * ((c.vocabularySize + vocabularyBlock - 1) / vocabularyBlock)
-            + Attention.splitUnits(threads: threads) * Attention.parts(maxContext + n)
+            + max(Attention.splitUnits(threads: threads), threads * Attention.tileTokens) * Attention.parts(maxContext + n)
                 * (c.headCount / c.kvHeadCount) * (c.headDimension + 2)
         return floats * 4 + n * (max(e, qw) + f) * 2
     }

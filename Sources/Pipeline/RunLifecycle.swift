@@ -192,6 +192,9 @@ public final class RunLifecycle {
     public func commit(_ write: CheckpointWrite, status: RunStatus, position: Int) throws -> Int {
         try store.writeCheckpoint(write)
         if status != .running { try store.setStatus(runID: runID, status) }
+        // What the checkpoint allocated and freed (SQLite's pages, encoders) goes back now, so
+        // the heap does not grow with the run (see ProcessMemory).
+        ProcessMemory.releaseFreed()
         startInterval(at: position)
         return write.blobBytes
     }

@@ -237,7 +237,7 @@ public final class ScoreRun {
             runID: runID, bucketStart: Int64(state.scored - state.bucketCount), bucketEnd: Int64(state.scored),
             meanNLL: mean, ppl: exp(mean), cumulativePPL: exp(state.nllSum / Double(state.sampled ?? state.scored)),
             tokensPerSecond: Double(state.bucketCount) / seconds, cacheFill: min(1, live / capacity),
-            peakMemoryBytes: Self.peakMemoryBytes()))
+            peakMemoryBytes: ProcessMemory.peakBytes()))
         state.bucketSum = 0
         state.bucketCount = 0
         state.bucketSampled = state.bucketSampled.map { _ in 0 }
@@ -258,13 +258,6 @@ public final class ScoreRun {
         checkpointSizes.append(try lifecycle.commit(write, status: status, position: state.scored))
         unsaved = UnsavedWork()
         unsaved.firstToken = state.scored
-    }
-
-    /// Peak resident memory of this process so far.
-    public static func peakMemoryBytes() -> Int64 {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Int64(usage.ru_maxrss) * 1024
     }
 }
 

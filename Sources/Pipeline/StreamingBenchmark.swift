@@ -25,14 +25,6 @@ public enum StreamingBenchmark {
         public var residentAfter: [Int: Int]
     }
 
-    /// Current resident set size of this process.
-    public static func residentBytes() -> Int {
-        guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
-        let fields = text.split(separator: " ")
-        guard fields.count > 1, let pages = Int(fields[1]) else { return 0 }
-        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-    }
-
     /// - Parameters:
     ///   - tokens: document tokens (at least `max(lengths) + 1`).
     public static func run(model: LanguageModel, tokens: [Int32], cacheSize: Int, scoreTokens: Int, lengths: [Int],
@@ -75,7 +67,7 @@ public enum StreamingBenchmark {
             let e = InferenceEngine(model: model, threads: threads, maxChunk: chunk, maxContext: cacheSize)
             _ = try TokenScorer.score(tokens: Array(tokens.prefix(length + 1)),
                                       mode: .sinkBatch(sinks: sinks, window: window, evict: 256), engine: e)
-            resident[length] = residentBytes()
+            resident[length] = ProcessMemory.residentBytes()
         }
         return Figures(cacheSize: cacheSize, modes: figures, sinkDecodeMilliseconds: decodeMs,
                        recomputeMilliseconds: recomputeMs, residentAfter: resident)

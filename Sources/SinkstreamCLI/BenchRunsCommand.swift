@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import Model
 import Pipeline
+import Report
+import Store
 import Streaming
 
 /// Streaming and persistence benchmarks (issue figures): throughput per attention mode at one
@@ -37,10 +39,31 @@ struct BenchRunsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Option(help: ArgumentHelp("Instead of the other figures: score the document as `score` does (default sink mode, a store, checkpoints) and write resident memory every --memory-every tokens to this CSV file, and the curve beside it as SVG (same name, .svg).", valueName: "path.csv"))
+    var memoryCurve: String?
+
+    @Option(help: "Tokens the --memory-curve run scores (the document must have that many).")
+    var memoryTokens: Int = 1_000_000
+
+    @Option(help: "Tokens between two --memory-curve samples.")
+    var memoryEvery: Int = 10_000
+
+    @Option(help: ArgumentHelp("The run store of the --memory-curve run (default: a temporary one, removed at the end).", valueName: "path"))
+    var memoryStore: String?
+
+    @Option(help: ArgumentHelp("Continue the --memory-curve run with this id from its last checkpoint in --memory-store, in this new process, keeping the CSV's samples up to that checkpoint.", valueName: "run"))
+    var memoryResume: String?
+
     @OptionGroup var options: ModelOptions
+
+    func validate() throws {
+        if memoryTokens < 1 || memoryEvery < 1 { throw ValidationError("Please give --memory-tokens and --memory-every positive numbers.") }
+        if memoryResume != nil && memoryStore == nil { throw ValidationError("--memory-resume needs the --memory-store that holds the run.") }
+    }
 
     func run() throws {
         let model = try options.load(logger: options.makeLogger())
+        if let memoryCurve { return try runMemoryCurve(model: model, csv: memoryCurve) }
         let text: String
         do {
             text = try String(contentsOfFile: document, encoding: .utf8)
@@ -94,5 +117,75 @@ struct BenchRunsCommand: ParsableCommand {
             }
             print(String(format: "resume from a full %d-slot cache: %.3f s", c.cacheTokens, c.resumeSeconds))
         }
+    }
+
+    /// `--memory-curve`: a real score run sampled over its length, the CSV flushed as it goes
+    /// (a run stopped early still leaves its samples) and the SVG redrawn every 10 samples.
+    private func runMemoryCurve(model: LanguageModel, csv: String) throws {
+        let fm = FileManager.default
+        var temporary: URL?
+        let storePath: String
+        if let memoryStore {
+            storePath = memoryStore
+        } else {
+            let dir = fm.temporaryDirectory.appendingPathComponent("sinkstream-memory-\(getpid())")
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            temporary = dir
+            storePath = dir.appendingPathComponent("runs.sqlite").path
+        }
+        defer { if let temporary { try? fm.removeItem(at: temporary) } }
+        let store = try RunStore(path: storePath)
+        let config = ScoreConfiguration(
+            mode: .sinkBatch(sinks: AttentionOptions.defaultSinks, window: AttentionOptions.defaultWindow, evict: AttentionOptions.defaultEvictionBatch),
+            precision: options.precision, chunk: AttentionOptions.defaultChunk, tokenLimit: memoryTokens)
+        let modelSHA256 = try FileDigest.sha256(path: model.path)
+        let run: ScoreRun
+        var samples: [MemoryCurve.Sample] = []
+        if let memoryResume {
+            run = try ScoreRun.resume(runID: memoryResume, store: store, model: model, modelSHA256: modelSHA256, threads: options.threadCount)
+            // The samples the first process took before the checkpoint this one continues from.
+            samples = MemoryCurve.parseCSV((try? String(contentsOfFile: csv, encoding: .utf8)) ?? "").filter { $0.tokens <= run.scored }
+        } else {
+            run = try ScoreRun.start(documentPath: document, model: model, modelSHA256: modelSHA256,
+                                     config: config, store: store, threads: options.threadCount)
+        }
+        let earlier = samples.map(MemoryCurve.csvLine).map { $0 + "\n" }.joined()
+        guard fm.createFile(atPath: csv, contents: Data((MemoryCurve.csvHeader + "\n" + earlier).utf8)),
+              let handle = FileHandle(forWritingAtPath: csv) else {
+            throw InputError("\(csv): cannot create the --memory-curve file: \(String(cString: strerror(errno))).", status: .cannotCreate)
+        }
+        defer { try? handle.close() }
+        handle.seekToEndOfFile()
+        let svgPath = (csv as NSString).deletingPathExtension + ".svg"
+        let resumedAt = memoryResume.map { _ in ", resumed in a new process at \(NumberText.grouped(run.scored)) tokens" } ?? ""
+        let subtitle = "\((model.path as NSString).lastPathComponent), \(config.mode), \(options.precision.rawValue), \(options.threadCount) threads, a sample every \(NumberText.grouped(memoryEvery)) tokens\(resumedAt)"
+        func draw() {
+            try? Data(MemoryCurve.svg(samples, title: "Resident memory while scoring", subtitle: subtitle).utf8)
+                .write(to: URL(fileURLWithPath: svgPath))
+        }
+        try MemoryCurve.run(run, every: memoryEvery, secondsBefore: samples.last?.seconds ?? 0) { sample in
+            samples.append(sample)
+            handle.write(Data((MemoryCurve.csvLine(sample) + "\n").utf8))
+            if samples.count % 10 == 0 { draw() }
+            if !json {
+                print(String(format: "%@ tokens: resident %.1f MiB, peak %.1f MiB, %.0f tokens/s", NumberText.grouped(sample.tokens),
+                             Double(sample.residentBytes) / 1_048_576, Double(sample.peakBytes) / 1_048_576,
+                             Double(sample.tokens) / max(sample.seconds, 1e-9)))
+                fflush(nil)
+            }
+        }
+        draw()
+        let flat = MemoryCurve.flatness(samples, after: 50_000)
+        if json {
+            struct Output: Encodable { var samples: Int; var tokens: Int; var flatnessAfter50k: MemoryCurve.Flatness? }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(Output(samples: samples.count, tokens: run.scored, flatnessAfter50k: flat)), as: UTF8.self))
+        } else if let flat {
+            print(String(format: "after 50,000 tokens: resident %.1f…%.1f MiB (spread %.2f %%), peak %.1f → %.1f MiB (%+.2f %%)",
+                         Double(flat.minResident) / 1_048_576, Double(flat.maxResident) / 1_048_576, 100 * flat.spread,
+                         Double(flat.peakAtWarmup) / 1_048_576, Double(flat.peakAtEnd) / 1_048_576, 100 * flat.peakGrowth))
+        }
+        print("wrote \(csv) and \(svgPath)")
     }
 }

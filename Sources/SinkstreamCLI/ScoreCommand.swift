@@ -173,7 +173,7 @@ enum RunDriver {
         }
         let mean = run.nllSum / Double(max(run.scored, 1))
         let rate = Double(run.scored - firstScored) / max(seconds, 1e-9)
-        let peak = ScoreRun.peakMemoryBytes()
+        let peak = ProcessMemory.peakBytes()
         switch format {
         case .json:
             let o: [String: Any] = [

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GGUF
 import Kernels
+import Pipeline
 import Store
 
 @main
@@ -48,6 +49,7 @@ struct Sinkstream: ParsableCommand {
         // The process owns its cores: with one thread per CPU, each thread keeps a CPU of its
         // own (see ThreadPool.init); SINKSTREAM_PIN=0 leaves placement to the scheduler.
         ThreadPool.pinsThreadsByDefault = ProcessInfo.processInfo.environment["SINKSTREAM_PIN"] != "0"
+        ProcessMemory.boundRetention()
         runMapped()
     }
 

@@ -42,6 +42,7 @@ extension RunStore {
             guard var run = try RunRecord.fetchOne(db, key: c.runID) else {
                 throw StoreError.runNotFound(c.runID, path: self.path)
             }
+            try Self.trimOverwrittenKVBlocks(db, runID: c.runID, by: c.newKVBlocks.map(\.tokens))
             for var block in c.newKVBlocks {
                 block.runID = c.runID
                 try block.insert(db, onConflict: .replace)
@@ -78,6 +79,23 @@ extension RunStore {
             run.updatedAt = now
             try run.update(db)
             try hook?(db)
+        }
+    }
+
+    /// Replaces each stored K/V block that overlaps one of `written` (the tokens of the new
+    /// blocks) by its ``KVBlock/remainder(outside:)``, so that the new rows are the only ones
+    /// stored for their tokens. Without it, a stale block from before a rewind could be restored
+    /// over the new rows.
+    static func trimOverwrittenKVBlocks(_ db: Database, runID: String, by written: [Range<Int64>]) throws {
+        guard let low = written.map(\.lowerBound).min(), let high = written.map(\.upperBound).max() else { return }
+        let overlapping = try KVBlock.fetchAll(db, sql: """
+            SELECT * FROM kv_block WHERE runID = ? AND firstToken < ? AND firstToken + count > ?
+            """, arguments: [runID, high, low])
+        for old in overlapping where written.contains(where: { $0.overlaps(old.tokens) }) {
+            try db.execute(sql: "DELETE FROM kv_block WHERE runID = ? AND firstToken = ?", arguments: [runID, old.firstToken])
+            for part in old.remainder(outside: written) {
+                try part.insert(db, onConflict: .replace)
+            }
         }
     }
 

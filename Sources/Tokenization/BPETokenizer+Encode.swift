@@ -1,10 +1,15 @@
 /// Reusable buffers and the piece cache for one encoding run (one `encode` call or one stream).
 struct EncodeScratch {
-    var cache = PieceCache()
+    var cache: PieceCache
     var merger = BPEMerger()
     var sentencePiece = SentencePieceMerger()
     var symbols: [Int32] = []
     var merged: [Int32] = []
+
+    /// - Parameter stream: scratch of a streaming encoder (its cache allocated in full up front).
+    init(stream: Bool = false) {
+        cache = PieceCache(reserve: stream)
+    }
 }
 
 /// A run of text or an already-recognized special token (llama.cpp `fragment_buffer_variant`).

@@ -53,7 +53,7 @@ public struct StreamingEncoder: Sendable {
     public internal(set) var isFinished = false
     /// Total document bytes fed so far (the offset of the next byte to feed).
     public var bytesConsumed: Int64 { consumed }
-    var scratch = EncodeScratch()
+    var scratch = EncodeScratch(stream: true)
 
     struct Replacement: Equatable, Sendable {
         /// Index of the U+FFFD's first byte in `pending`.

@@ -513,6 +513,27 @@ extension CKernelsTests {
         }
     }
 
+    @Test("The fused loss's block softmax gives the exact maximum and Σexp within 2e-6 of Double on every ISA; the vector ISAs agree bit for bit",
+          arguments: [1, 15, 16, 17, 384, 1024])
+    func blockSoftmax(_ n: Int) {
+        var rng = SplitMix(state: UInt64(900 + n))
+        let logits = rng.floats(n, scale: 30)
+        let m = logits.max()!
+        let reference = logits.reduce(0.0) { $0 + Foundation.exp(Double($1 - m)) }
+        var vectorBits: (sum: UInt32, row: [UInt32])?
+        for isa in supportedISAs {
+            var row = logits, max: Float = .nan
+            let sum = ss_softmax_f32(isa, &row, Int64(n), &max)
+            #expect(max == m, "ISA \(isa)")
+            #expect(abs(Double(sum) - reference) <= 2e-6 * reference, "ISA \(isa): \(sum) against \(reference)")
+            #expect(zip(row, logits).allSatisfy { abs(Double($0) - Foundation.exp(Double($1 - m))) <= 2e-7 }, "ISA \(isa)")
+            guard isa != SS_ISA_SCALAR else { continue }
+            let bits = (sum.bitPattern, row.map(\.bitPattern))
+            if let vectorBits { #expect(vectorBits == bits, "ISA \(isa) differs from the other vector path") }
+            else { vectorBits = bits }
+        }
+    }
+
     @Test("Half attention matches a Double reference on every ISA, whole and split into merged parts; each head's bits do not depend on the group size; the vector ISAs agree bit for bit",
           arguments: [(1, 64, 3), (7, 64, 3), (33, 64, 7), (100, 256, 4), (517, 64, 3), (300, 256, 1), (45, 128, 2)])
     func halfAttention(visible: Int, d: Int, group: Int) {
@@ -581,6 +602,82 @@ extension CKernelsTests {
                         #expect(bits.1 == first.whole && bits.2 == first.merged, "ISA \(isa) differs from ISA \(first.isa)")
                     } else {
                         vectorBits = bits
+                    }
+                }
+            }
+        }
+    }
+    @Test("A tile of up to SS_ATTN_TILE_TOKENS tokens over nested prefixes gives each token the bits ss_attend_f16 gives it alone, on every ISA, with and without stats",
+          arguments: [(2, 64, 3), (4, 64, 3), (3, 256, 4), (4, 64, 7), (4, 128, 1), (4, 64, 16)])
+    func halfAttentionTile(tokens: Int, d: Int, group: Int) {
+        var rng = SplitMix(state: UInt64(tokens * 1000 + d + group))
+        let stride = 1032 / 8 * 8
+        let keys = rng.floats(d * stride, scale: 2).map { Float16($0).bitPattern }
+        let values = rng.floats(stride * d, scale: 1).map { Float16($0).bitPattern }
+        let qRecent = (0..<tokens).map { _ in rng.floats(group * d) }
+        let qSink = (0..<tokens).map { _ in rng.floats(group * d) }
+        // Sinks, then a wrapped recent part; token t sees 4 more keys than token t - 1 (the first
+        // sees a count that ends inside the second segment; one token sees nothing).
+        let segments = [
+            ss_attn_segment(slot: 0, count: 4, sink: 1),
+            ss_attn_segment(slot: 990, count: 10, sink: 0),
+            ss_attn_segment(slot: 4, count: 300, sink: 0),
+        ]
+        let counts: [Int64] = (0..<tokens).map { t in t == 1 && tokens > 2 ? 0 : Int64(11 + 97 * t) }
+        let scale = 1 / Float(d).squareRoot()
+        let maxCount = Int(counts.max()!)
+        for isa in supportedISAs {
+            withISA(isa) {
+                for withStats in [false, true] {
+                    var scratch = [Float](repeating: 0, count: tokens * min(group, 4) * (maxCount + 16) + group * (maxCount + 16))
+                    var outs = (0..<tokens).map { _ in [Float](repeating: -7, count: group * d) }
+                    var stats = (0..<tokens).map { _ in [Float](repeating: -7, count: 2 * group) }
+                    var expectedOut: [[Float]] = [], expectedStats: [[Float]] = []
+                    for t in 0..<tokens {
+                        // The segments cut at counts[t]: what token t sees alone.
+                        var piece: [ss_attn_segment] = [], left = counts[t]
+                        for s in segments where left > 0 {
+                            piece.append(ss_attn_segment(slot: s.slot, count: min(s.count, left), sink: s.sink))
+                            left -= min(s.count, left)
+                        }
+                        var o = [Float](repeating: -7, count: group * d), st = [Float](repeating: -7, count: 2 * group)
+                        if !piece.isEmpty {
+                            st.withUnsafeMutableBufferPointer { stp in
+                                ss_attend_f16(isa, qRecent[t], qSink[t], Int64(group), Int64(d), keys, values, Int64(stride),
+                                              piece, Int64(piece.count), scale, &scratch, &o, withStats ? stp.baseAddress : nil)
+                            }
+                        }
+                        expectedOut.append(o)
+                        expectedStats.append(st)
+                    }
+                    // One flat buffer each, tokens side by side, pointers taken inside one access.
+                    let qrFlat = qRecent.flatMap { $0 }, qsFlat = qSink.flatMap { $0 }
+                    var outFlat = [Float](repeating: -7, count: tokens * group * d)
+                    var statFlat = [Float](repeating: -7, count: tokens * 2 * group)
+                    qrFlat.withUnsafeBufferPointer { qr in
+                        qsFlat.withUnsafeBufferPointer { qs in
+                            outFlat.withUnsafeMutableBufferPointer { o in
+                                statFlat.withUnsafeMutableBufferPointer { st in
+                                    let n = group * d
+                                    let qrp: [UnsafePointer<Float>?] = (0..<tokens).map { qr.baseAddress! + $0 * n }
+                                    let qsp: [UnsafePointer<Float>?] = (0..<tokens).map { qs.baseAddress! + $0 * n }
+                                    let op: [UnsafeMutablePointer<Float>?] = (0..<tokens).map { o.baseAddress! + $0 * n }
+                                    let sp: [UnsafeMutablePointer<Float>?] = (0..<tokens).map { withStats ? st.baseAddress! + $0 * 2 * group : nil }
+                                    ss_attend_f16_tile(isa, Int64(tokens), qrp, qsp, Int64(group), Int64(d), keys, values, Int64(stride),
+                                                       segments, 3, counts, scale, &scratch, op, sp)
+                                }
+                            }
+                        }
+                    }
+                    for t in 0..<tokens {
+                        outs[t] = Array(outFlat[(t * group * d)..<((t + 1) * group * d)])
+                        stats[t] = Array(statFlat[(t * 2 * group)..<((t + 1) * 2 * group)])
+                    }
+                    for t in 0..<tokens {
+                        #expect(outs[t].map(\.bitPattern) == expectedOut[t].map(\.bitPattern), "ISA \(isa), token \(t) of \(tokens), stats \(withStats)")
+                        if withStats {
+                            #expect(stats[t].map(\.bitPattern) == expectedStats[t].map(\.bitPattern), "ISA \(isa), token \(t) stats")
+                        }
                     }
                 }
             }

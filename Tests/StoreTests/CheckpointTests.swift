@@ -80,6 +80,39 @@ struct CheckpointTests {
         #expect(try store.pool.read { try Int.fetchOne($0, sql: "SELECT COUNT(*) FROM kv_block") } == 0)
     }
 
+    @Test("rows written again after a rewind replace the overlapped part of older blocks; stored blocks never overlap")
+    func rewrittenRowsTrimOlderBlocks() throws {
+        let dir = try TemporaryDirectory()
+        let store = try RunStore(path: dir.databasePath)
+        let run = try store.createRun(Sample.newRun())
+        // 4 bytes a token; a block's bytes say which checkpoint wrote them.
+        func block(_ first: Int64, _ count: Int64, _ writer: UInt8) -> KVBlock {
+            KVBlock(firstToken: first, count: count, data: Data(repeating: writer, count: Int(count) * 4))
+        }
+        try store.writeCheckpoint(Sample.checkpoint(run.id, at: 70, kv: [block(0, 64, 1), block(64, 6, 1)], live: [0 ..< 70]))
+        try store.writeCheckpoint(Sample.checkpoint(run.id, at: 100, kv: [block(70, 30, 2)], live: [0 ..< 100]))
+        // The stream rewinds to token 66 and goes on with other tokens to 90.
+        try store.writeCheckpoint(Sample.checkpoint(run.id, at: 90, kv: [block(66, 24, 3)], live: [0 ..< 100]))
+        let blocks = try store.kvBlocks(runID: run.id)
+        #expect(blocks.map(\.tokens) == [0 ..< 64, 64 ..< 66, 66 ..< 90, 90 ..< 100])
+        #expect(blocks.map { $0.data.first } == [1, 1, 3, 2])
+        #expect(blocks.allSatisfy { $0.data.count == Int($0.count) * 4 })
+        #expect(blocks.allSatisfy { Set($0.data).count == 1 })
+    }
+
+    @Test("a block's remainder outside written ranges keeps whole rows; a block of odd size keeps none")
+    func blockRemainder() {
+        let data = Data((0 ..< 40).map { UInt8($0) })
+        let block = KVBlock(runID: "r", firstToken: 10, count: 10, data: data)
+        let parts = block.remainder(outside: [12 ..< 14, 16 ..< 30])
+        #expect(parts.map(\.tokens) == [10 ..< 12, 14 ..< 16])
+        #expect(parts.map { Array($0.data) } == [Array(0 ..< 8), Array(16 ..< 24)])
+        #expect(parts.allSatisfy { $0.runID == "r" })
+        #expect(block.remainder(outside: []) == [block])
+        #expect(block.remainder(outside: [0 ..< 100]).isEmpty)
+        #expect(KVBlock(firstToken: 0, count: 3, data: Data(count: 10)).remainder(outside: [1 ..< 2]).isEmpty)
+    }
+
     @Test("a checkpoint whose transaction fails leaves the previous checkpoint, blocks and run row unchanged")
     func failedTransactionRollsBack() throws {
         let dir = try TemporaryDirectory()

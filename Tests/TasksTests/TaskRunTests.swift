@@ -78,6 +78,30 @@ struct TaskRunTests {
         #expect(reference.filter { $0.kind != "warning" }.count == 4, "three notes and the summary")
     }
 
+    @Test("Greedy summarize paused every 3 steps, across rewound branches, resumes to identical outputs every time")
+    func summarizePauseEverywhere() throws {
+        guard let model = try SharedModel.load() else { Issue.record("model missing"); return }
+        let reference = try Self.outputs(config: Self.summarizeConfig(), label: "sum-ref3", pauses: [])
+        // A checkpoint after nearly every step leaves K/V blocks starting inside the branch; the
+        // rewound stream overwrites those tokens, and every resume must restore the new rows only.
+        let (_, doc, store) = try Self.document("sum-every")
+        var run = try TaskRun.start(documentPath: doc, model: model, modelSHA256: "test", config: Self.summarizeConfig(), store: store, threads: 2)
+        var resumes = 0
+        while true {
+            var calls = 0
+            let outcome = try run.run(shouldStop: { calls += 1; return calls > 3 })
+            if outcome == .completed { break }
+            #expect(outcome == .paused)
+            let blocks = try store.kvBlocks(runID: run.runID).map(\.tokens)
+            for (a, b) in zip(blocks, blocks.dropFirst()) { #expect(a.upperBound <= b.lowerBound, "stored K/V blocks \(a) and \(b) overlap") }
+            run = try TaskRun.resume(runID: run.runID, store: store, model: model, modelSHA256: "test", threads: 2)
+            resumes += 1
+        }
+        #expect(resumes > 20)
+        let resumed = try store.outputs(runID: run.runID)
+        #expect(resumed == reference.map { var o = $0; o.runID = run.runID; return o })
+    }
+
     @Test("Seeded sampling translate paused mid-generation resumes to identical sections; another seed differs")
     func translatePauseResume() throws {
         guard try SharedModel.load() != nil else { Issue.record("model missing"); return }

@@ -226,6 +226,21 @@ void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t 
                    const ss_attn_segment *segments, int64_t segment_count, float scale,
                    float *scratch, float *out, float *stats);
 
+/// The most query tokens ss_attend_f16_tile takes at once.
+#define SS_ATTN_TILE_TOKENS 4
+
+/// ss_attend_f16 for `tokens` (1 to SS_ATTN_TILE_TOKENS) query tokens of the same KV head whose
+/// visible keys are prefixes of one visiting order: token t sees the first `counts[t]` slots of
+/// the `segment_count` (at most 8) segments, with its heads at q_recent[t] and q_sink[t], and
+/// writes out[t] and, when stats[t] is non-NULL, its partial's stats[t]. Each token's result
+/// is bit for bit the one ss_attend_f16 gives it alone; the keys are read and converted once
+/// for all of them. A token with counts[t] <= 0 is skipped. `scratch` holds at least
+/// tokens * min(group, 4) * (max counts + 16) floats.
+void ss_attend_f16_tile(int isa, int64_t tokens, const float *const *q_recent, const float *const *q_sink,
+                        int64_t group, int64_t d, const uint16_t *keys, const uint16_t *values, int64_t stride,
+                        const ss_attn_segment *segments, int64_t segment_count, const int64_t *counts, float scale,
+                        float *scratch, float *const *out, float *const *stats);
+
 /// Combines `parts` partial attentions of the same queries over consecutive runs of keys (split
 /// attention, as in flash-decoding) into `out` (`group` x `d`).
 ///
@@ -233,6 +248,12 @@ void ss_attend_f16(int isa, const float *q_recent, const float *q_sink, int64_t 
 /// `group` (max, sum) pairs, as ss_attend_f16 writes them. With M = max_p m_p and w_p =
 /// exp(m_p - M): out = (sum_p w_p * out_p) / (sum_p w_p * sum_p), parts combined in order.
 void ss_attn_merge(int64_t group, int64_t d, int64_t parts, const float *partial, float *out);
+
+/// The softmax numerators of `row[0 ..< n]` (n >= 1) in place: `*max_out` = the maximum m,
+/// row[k] = exp(row[k] - m), and the return value is their sum, in the fixed order attention's
+/// softmax uses on `isa` (16 lanes, then ss_sum16 on AVX2/AVX-512; in sequence with expf in
+/// portable C). The fused loss reduces each block of the output layer with it.
+float ss_softmax_f32(int isa, float *row, int64_t n, float *max_out);
 
 /// Pause hint for spin-wait loops.
 static inline void ss_cpu_relax(void) {
