@@ -16,7 +16,12 @@ public final class LeaseHold: RunHold, @unchecked Sendable {
     private let stop = DispatchSemaphore(value: 0)
     private var heartbeat: Thread?
     /// Set when a renewal found the lease taken over (the next checkpoint is refused anyway).
-    public private(set) var lost = false
+    private var lost = false
+    /// Whether a renewal found the lease taken over (read under the mutex).
+    public var isLost: Bool {
+        mutex.lock(); defer { mutex.unlock() }
+        return lost
+    }
 
     init(store: PostgresStore, runID: String, lease: TimeInterval, direct: Bool) {
         self.store = store

@@ -53,9 +53,15 @@ public protocol RunStoring: AnyObject, Sendable {
 public protocol RunHold: AnyObject, Sendable {
     /// Gives the run up; calling it again does nothing.
     func release()
+    /// Whether the hold was taken away (a lease another worker took over): the holder must stop
+    /// at once, writing nothing more for the run.
+    var isLost: Bool { get }
 }
 
-extension RunLock: RunHold {}
+extension RunLock: RunHold {
+    /// A lock file is never taken away while its process lives.
+    public var isLost: Bool { false }
+}
 
 extension RunStore: RunStoring {
     public var location: String { path }
