@@ -11,36 +11,33 @@ public final class LeaseHold: RunHold, @unchecked Sendable {
     public let lease: TimeInterval
     private let store: PostgresStore
     private let direct: Bool
-    private let mutex = NSLock()
-    private var released = false
+    private let state = HeartbeatState()
     private let stop = DispatchSemaphore(value: 0)
-    private var heartbeat: Thread?
-    /// Set when a renewal found the lease taken over (the next checkpoint is refused anyway).
-    private var lost = false
-    /// Whether a renewal found the lease taken over (read under the mutex).
-    public var isLost: Bool {
-        mutex.lock(); defer { mutex.unlock() }
-        return lost
-    }
+    /// Whether a renewal found the lease taken over (the next checkpoint is refused anyway).
+    public var isLost: Bool { state.isLost }
 
     init(store: PostgresStore, runID: String, lease: TimeInterval, direct: Bool) {
         self.store = store
         self.runID = runID
         self.lease = lease
         self.direct = direct
-        let thread = Thread { [weak self] in self?.beat() }
+        // The thread captures only what it needs, never the hold: a hold its owner drops
+        // without releasing is deinitialised, which releases the lease and stops the thread.
+        let thread = Thread { [store, runID, lease, state, stop] in
+            Self.beat(store: store, runID: runID, lease: lease, state: state, stop: stop)
+        }
         thread.name = "sinkstream-lease-\(runID)"
-        heartbeat = thread
         thread.start()
     }
 
-    private func beat() {
+    private static func beat(store: PostgresStore, runID: String, lease: TimeInterval,
+                             state: HeartbeatState, stop: DispatchSemaphore) {
         let interval = max(0.2, lease / 3)
         while stop.wait(timeout: .now() + interval) == .timedOut {
             do {
                 try store.renewLease(runID: runID, lease: lease)
             } catch let error as StoreError where error.code == .leaseLost {
-                mutex.lock(); lost = true; mutex.unlock()
+                state.markLost()
                 return
             } catch {
                 // Unreachable for longer than the store's retry window: keep trying; the lease
@@ -53,15 +50,36 @@ public final class LeaseHold: RunHold, @unchecked Sendable {
     /// worker may claim it at once), a run held directly (`score`/`resume --db postgres://…`)
     /// leaves it.
     public func release() {
-        mutex.lock()
-        if released { mutex.unlock(); return }
-        released = true
-        mutex.unlock()
+        guard state.markReleased() else { return }
         stop.signal()
         try? store.releaseLease(runID: runID, direct: direct)
     }
 
     deinit { release() }
+}
+
+/// What a ``LeaseHold`` and its heartbeat thread share, under one mutex.
+final class HeartbeatState: @unchecked Sendable {
+    private let mutex = NSLock()
+    private var lost = false
+    private var released = false
+
+    var isLost: Bool {
+        mutex.lock(); defer { mutex.unlock() }
+        return lost
+    }
+
+    func markLost() {
+        mutex.lock(); lost = true; mutex.unlock()
+    }
+
+    /// Marks the hold released; false if it already was.
+    func markReleased() -> Bool {
+        mutex.lock(); defer { mutex.unlock() }
+        if released { return false }
+        released = true
+        return true
+    }
 }
 
 extension PostgresStore {
@@ -77,37 +95,52 @@ extension PostgresStore {
         }
         let worker = WorkerIdentity.current
         let lease = leaseLength
+        var tries = 0
         let (token, direct): (Int64, Bool) = try transaction("take run \(runID)", runID: runID) { connection in
-            let rows = try query(connection, """
-                SELECT state, leaseUntil > now(), workerHost, workerPID, submitted FROM queue WHERE runID = \(runID) FOR UPDATE
-                """)
-            if let row = rows.first {
-                let state = try row[0].decode(String.self)
-                let live = try row[1].decode(Bool?.self) ?? false
-                if state == "claimed" && live {
-                    let host = try row[2].decode(String?.self) ?? "?"
-                    let pid = try row[3].decode(Int32?.self)
-                    throw StoreError(
-                        code: .runLocked, path: location,
-                        message: "Run \(runID) in \(location) is held by worker \(host):\(pid.map(String.init) ?? "?") (its lease is live); wait for it to finish or stop that worker first.",
-                        runID: runID, holderPID: pid)
-                }
-                let updated = try query(connection, """
-                    UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
-                        leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
-                        workerPID = \(worker.pid), heartbeatAt = now(), startedAt = COALESCE(startedAt, now())
-                    WHERE runID = \(runID) RETURNING leaseToken
+            tries += 1
+            // Twice at most: a concurrent direct hold may insert the queue row between our
+            // SELECT (which then locked nothing) and our INSERT; the second pass waits for its
+            // lock and reports it as the live holder.
+            for _ in 0 ..< 2 {
+                let rows = try query(connection, """
+                    SELECT state, leaseUntil > now(), workerHost, workerPID, submitted, leaseToken FROM queue WHERE runID = \(runID) FOR UPDATE
                     """)
-                return (try updated[0][0].decode(Int64.self), !(try row[4].decode(Bool.self)))
+                if let row = rows.first {
+                    let state = try row[0].decode(String.self)
+                    let live = try row[1].decode(Bool?.self) ?? false
+                    let host = try row[2].decode(String?.self)
+                    let pid = try row[3].decode(Int32?.self)
+                    let submitted = try row[4].decode(Bool.self)
+                    if state == "claimed" && live {
+                        // A retry after a COMMIT whose answer was lost finds our own lease.
+                        if tries > 1, host == worker.host, pid == worker.pid {
+                            return (try row[5].decode(Int64.self), !submitted)
+                        }
+                        throw StoreError(
+                            code: .runLocked, path: location,
+                            message: "Run \(runID) in \(location) is held by worker \(host ?? "?"):\(pid.map(String.init) ?? "?") (its lease is live); wait for it to finish or stop that worker first.",
+                            runID: runID, holderPID: pid)
+                    }
+                    let updated = try query(connection, """
+                        UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
+                            leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
+                            workerPID = \(worker.pid), heartbeatAt = now(), startedAt = COALESCE(startedAt, now())
+                        WHERE runID = \(runID) RETURNING leaseToken
+                        """)
+                    return (try updated[0][0].decode(Int64.self), !submitted)
+                }
+                let inserted = try query(connection, """
+                    INSERT INTO queue (runID, state, attempts, leaseToken, leaseUntil, workerHost, workerPID, heartbeatAt,
+                        enqueuedAt, startedAt, submitted)
+                    VALUES (\(runID), 'claimed', 1, 1, now() + make_interval(secs => \(lease)), \(worker.host), \(worker.pid),
+                        now(), now(), now(), false)
+                    ON CONFLICT (runID) DO NOTHING RETURNING leaseToken
+                    """)
+                if let row = inserted.first { return (try row[0].decode(Int64.self), true) }
             }
-            let inserted = try query(connection, """
-                INSERT INTO queue (runID, state, attempts, leaseToken, leaseUntil, workerHost, workerPID, heartbeatAt,
-                    enqueuedAt, startedAt, submitted)
-                VALUES (\(runID), 'claimed', 1, 1, now() + make_interval(secs => \(lease)), \(worker.host), \(worker.pid),
-                    now(), now(), now(), false)
-                RETURNING leaseToken
-                """)
-            return (try inserted[0][0].decode(Int64.self), true)
+            throw StoreError(code: .runLocked, path: location,
+                             message: "Run \(runID) in \(location) is being taken by another process at this moment; try again.",
+                             runID: runID)
         }
         setLease(runID: runID, token: token)
         return LeaseHold(store: self, runID: runID, lease: lease, direct: direct)

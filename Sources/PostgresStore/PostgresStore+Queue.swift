@@ -73,13 +73,20 @@ extension PostgresStore {
 
     /// Registers a run over `document` (its bytes stored in the database) and puts it in the
     /// queue, in one transaction. `new.documentSHA256` must be the bytes' SHA-256.
+    ///
+    /// Idempotent when retried after a COMMIT whose answer was lost: the run id is drawn once,
+    /// so the retry finds the committed run (and its queue row) instead of adding a second one.
     /// - Returns: the stored run.
     @discardableResult
     public func enqueue(_ new: NewRun, document: Data) throws -> RunRecord {
-        try transaction("submit a run") { connection in
+        var id = RunID.random()
+        let now = Self.now()
+        return try transaction("submit a run") { connection in
             try storeDocument(connection, data: document, sha256: new.documentSHA256)
-            let record = try insertRun(connection, new)
-            try query(connection, "INSERT INTO queue (runID, state, enqueuedAt) VALUES (\(record.id), 'queued', now())")
+            let record = try insertRun(connection, new, id: &id, createdAt: now)
+            try query(connection, """
+                INSERT INTO queue (runID, state, enqueuedAt) VALUES (\(record.id), 'queued', now()) ON CONFLICT (runID) DO NOTHING
+                """)
             return record
         }
     }
@@ -101,31 +108,89 @@ extension PostgresStore {
 
     /// Claims the oldest run that is queued, or whose lease ran out (its worker died), with
     /// `SELECT … FOR UPDATE SKIP LOCKED` so that concurrent claimers never get the same row,
-    /// and leases it to `worker` for `lease` seconds. A run whose `failures` reached
-    /// `maxFailures` is not claimed again (it was marked failed when it reached it).
+    /// and leases it to `worker` for `lease` seconds.
+    ///
+    /// Taking over a run whose lease ran out counts a failed attempt: its worker crashed or lost
+    /// the server during that attempt (a SIGTERM hand-back, ``releaseLease(runID:direct:)``, is
+    /// not counted). When that makes `maxFailures` failures in a row, the run is failed for good
+    /// with an error naming the worker and the attempt, and the next claimable run is taken
+    /// instead; so a document that crashes every worker that takes it stops after
+    /// `maxFailures` crashes.
+    ///
+    /// A retry after a COMMIT whose answer was lost first adopts a run this worker (host and
+    /// pid) holds a live lease on whose token this store does not know: the claim that did commit.
     /// - Returns: nil when nothing is claimable.
     public func claim(worker: WorkerIdentity, lease: TimeInterval, batchID: String? = nil) throws -> Claim? {
+        let maxFailures = self.maxFailures
+        let known = knownLeases()
+        var tries = 0
         let claim: Claim? = try transaction("claim a run") { connection in
-            let rows = try query(connection, """
-                SELECT q.runID FROM queue q JOIN run r ON r.id = q.runID
-                WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now())) AND q.submitted
-                  AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
-                ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
-                """)
-            guard let runID = try rows.first.map({ try $0[0].decode(String.self) }) else { return nil }
-            let updated = try query(connection, """
-                UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
-                    leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
-                    workerPID = \(Int32(worker.pid)), heartbeatAt = now(), startedAt = COALESCE(startedAt, now())
-                WHERE runID = \(runID) RETURNING leaseToken, attempts
-                """)
-            guard let row = updated.first else { return nil }
-            let resumes = try !query(connection, "SELECT 1 FROM checkpoint WHERE runID = \(runID) LIMIT 1").isEmpty
-            try query(connection, "UPDATE run SET status = 'running', updatedAt = now() WHERE id = \(runID) AND status <> 'completed'")
-            return Claim(runID: runID, token: try row[0].decode(Int64.self), attempt: Int(try row[1].decode(Int32.self)), resumes: resumes)
+            tries += 1
+            if tries > 1, let adopted = try adoptClaim(connection, worker: worker, lease: lease, batchID: batchID, known: known) {
+                return adopted
+            }
+            // Each pass claims a row or fails one for good (which no later pass selects again).
+            while true {
+                let rows = try query(connection, """
+                    SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID FROM queue q JOIN run r ON r.id = q.runID
+                    WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now())) AND q.submitted
+                      AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
+                    ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
+                    """)
+                guard let row = rows.first else { return nil }
+                let runID = try row[0].decode(String.self)
+                let crashed = try row[1].decode(String.self) == "claimed"
+                if crashed {
+                    let attempt = try row[2].decode(Int32.self)
+                    let failures = Int(try row[3].decode(Int32.self)) + 1
+                    let holder = "\(try row[4].decode(String?.self) ?? "?"):\(try row[5].decode(Int32?.self).map(String.init) ?? "?")"
+                    var note = "worker \(holder) stopped renewing its lease during attempt \(attempt) (it crashed or lost the server)"
+                    if failures >= maxFailures {
+                        note += "; \(failures) failed attempts in a row, so the run is failed for good"
+                        try query(connection, """
+                            UPDATE queue SET state = 'failed', failures = failures + 1, leaseToken = leaseToken + 1,
+                                leaseUntil = NULL, workerHost = NULL, workerPID = NULL WHERE runID = \(runID)
+                            """)
+                        try query(connection, "UPDATE run SET status = 'failed', errorText = \(note), updatedAt = now() WHERE id = \(runID)")
+                        continue
+                    }
+                    try query(connection, "UPDATE run SET errorText = \(note), updatedAt = now() WHERE id = \(runID)")
+                }
+                let updated = try query(connection, """
+                    UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
+                        failures = failures + \(Int32(crashed ? 1 : 0)),
+                        leaseUntil = now() + make_interval(secs => \(lease)), workerHost = \(worker.host),
+                        workerPID = \(Int32(worker.pid)), heartbeatAt = now(), startedAt = COALESCE(startedAt, now())
+                    WHERE runID = \(runID) RETURNING leaseToken, attempts
+                    """)
+                guard let claimed = updated.first else { return nil }
+                let resumes = try !query(connection, "SELECT 1 FROM checkpoint WHERE runID = \(runID) LIMIT 1").isEmpty
+                try query(connection, "UPDATE run SET status = 'running', updatedAt = now() WHERE id = \(runID) AND status <> 'completed'")
+                return Claim(runID: runID, token: try claimed[0].decode(Int64.self), attempt: Int(try claimed[1].decode(Int32.self)), resumes: resumes)
+            }
         }
         if let claim { setLease(runID: claim.runID, token: claim.token) }
         return claim
+    }
+
+    /// A live lease of `worker` on a submitted run whose token is not in `known`: what a claim
+    /// committed before its answer was lost. Its lease is renewed and it is returned.
+    private func adoptClaim(_ connection: PostgresConnection, worker: WorkerIdentity, lease: TimeInterval,
+                            batchID: String?, known: [String]) throws -> Claim? {
+        let rows = try query(connection, """
+            SELECT q.runID, q.leaseToken, q.attempts FROM queue q JOIN run r ON r.id = q.runID
+            WHERE q.state = 'claimed' AND q.leaseUntil > now() AND q.submitted
+              AND q.workerHost = \(worker.host) AND q.workerPID = \(Int32(worker.pid)) AND q.runID <> ALL(\(known))
+              AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
+            ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
+            """)
+        guard let row = rows.first else { return nil }
+        let runID = try row[0].decode(String.self)
+        try query(connection, """
+            UPDATE queue SET leaseUntil = now() + make_interval(secs => \(lease)), heartbeatAt = now() WHERE runID = \(runID)
+            """)
+        let resumes = try !query(connection, "SELECT 1 FROM checkpoint WHERE runID = \(runID) LIMIT 1").isEmpty
+        return Claim(runID: runID, token: try row[1].decode(Int64.self), attempt: Int(try row[2].decode(Int32.self)), resumes: resumes)
     }
 
     /// Extends the lease on a claimed run (the heartbeat).
@@ -149,7 +214,7 @@ extension PostgresStore {
     public func releaseLease(runID: String, direct: Bool = false) throws {
         guard let token = heldLease(runID: runID) else { return }
         setLease(runID: runID, token: nil)
-        try transaction("release the lease on run \(runID)", runID: runID) { connection in
+        _ = try transaction("release the lease on run \(runID)", runID: runID) { connection in
             if direct {
                 try query(connection, "DELETE FROM queue WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) AND NOT submitted")
             } else {
@@ -182,15 +247,27 @@ extension PostgresStore {
     /// Records that the attempt on a claimed run failed with `error`. After `maxFailures`
     /// failed attempts in a row the run is marked failed for good (a poisoned document);
     /// before that it goes back to the queue for another worker.
-    /// - Returns: whether the run is now failed for good.
-    @discardableResult
     ///
     /// `token`: the claim's lease token, for a worker that no longer holds the lease (it was
     /// given back to the queue when opening the run failed); the failure is recorded only if
     /// nobody claimed the run since.
+    ///
+    /// Recording a failure also advances the lease token, so that a retry after a COMMIT whose
+    /// answer was lost recognises its own committed failure and does not count it twice.
+    /// - Returns: whether the run is now failed for good.
+    @discardableResult
     public func fail(runID: String, error: String, maxFailures: Int, token claimed: Int64? = nil) throws -> Bool {
         let token = heldLease(runID: runID)
+        var tries = 0
         let final: Bool = try transaction("record the failure of run \(runID)", runID: runID) { connection in
+            tries += 1
+            if tries > 1, let expected = token ?? claimed {
+                let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
+                if let row = rows.first, try row[0].decode(Int64.self) == expected + 1 {
+                    let state = try row[1].decode(String.self)
+                    if state == "queued" || state == "failed" { return state == "failed" }
+                }
+            }
             if let token { try checkLease(connection, runID: runID, token: token) }
             else if let claimed {
                 let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
@@ -198,7 +275,7 @@ extension PostgresStore {
                       ["claimed", "queued"].contains(try row[1].decode(String.self)) else { throw leaseLost(runID) }
             }
             let rows = try query(connection, """
-                UPDATE queue SET failures = failures + 1, leaseUntil = NULL, workerHost = NULL, workerPID = NULL,
+                UPDATE queue SET failures = failures + 1, leaseToken = leaseToken + 1, leaseUntil = NULL, workerHost = NULL, workerPID = NULL,
                     state = CASE WHEN NOT submitted OR failures + 1 >= \(maxFailures) THEN 'failed' ELSE 'queued' END
                 WHERE runID = \(runID) RETURNING state
                 """)
@@ -235,6 +312,13 @@ extension PostgresStore {
     }
 
     // MARK: Leases held by this store
+
+    /// The runs this store knows its lease token of.
+    func knownLeases() -> [String] {
+        leaseLock.lock()
+        defer { leaseLock.unlock() }
+        return Array(leases.keys)
+    }
 
     func heldLease(runID: String) -> Int64? {
         leaseLock.lock()

@@ -28,16 +28,24 @@ extension PostgresStore: RunStoring {
             errorText: try row[18].decode(String?.self))
     }
 
+    /// Creates a run (status `running`). The id is drawn once, outside the retried
+    /// transaction, so a retry after a COMMIT whose answer was lost returns the committed run
+    /// instead of creating a second one.
     @discardableResult
     public func createRun(_ new: NewRun) throws -> RunRecord {
-        try transaction("create a run") { connection in try insertRun(connection, new) }
+        var id = RunID.random()
+        let now = Self.now()
+        return try transaction("create a run") { connection in try insertRun(connection, new, id: &id, createdAt: now) }
     }
 
-    /// Inserts a new run (fresh random id, status `running`) inside the caller's transaction.
-    func insertRun(_ connection: PostgresConnection, _ new: NewRun) throws -> RunRecord {
-        let now = Self.now()
+    /// Inserts a new run with id `id` (status `running`) inside the caller's transaction.
+    ///
+    /// When `id` exists already: a run with the same document, path and creation time is this
+    /// call's own, committed by an earlier try of the transaction whose answer was lost, and is
+    /// returned; any other is a collision, and a fresh id is drawn (into `id`, so that a retry
+    /// uses it).
+    func insertRun(_ connection: PostgresConnection, _ new: NewRun, id: inout String, createdAt now: Date) throws -> RunRecord {
         for _ in 0 ..< 16 {
-            let id = RunID.random()
             let inserted = try query(connection, """
                 INSERT INTO run (id, batchID, task, documentPath, documentSHA256, documentSize, modelPath,
                     modelSHA256, config, mode, status, createdAt, updatedAt)
@@ -46,13 +54,21 @@ extension PostgresStore: RunStoring {
                     'running', \(now), \(now))
                 ON CONFLICT (id) DO NOTHING RETURNING id
                 """)
-            if inserted.isEmpty { continue }
-            return RunRecord.stored(
-                id: id, batchID: new.batchID, task: new.task, documentPath: new.documentPath,
-                documentSHA256: new.documentSHA256, documentSize: new.documentSize, modelPath: new.modelPath,
-                modelSHA256: new.modelSHA256, config: new.config, mode: new.mode, status: .running,
-                createdAt: now, updatedAt: now, completedAt: nil, tokens: 0, bytes: 0, nllSum: 0,
-                lastCheckpointAt: nil, errorText: nil)
+            if !inserted.isEmpty {
+                return RunRecord.stored(
+                    id: id, batchID: new.batchID, task: new.task, documentPath: new.documentPath,
+                    documentSHA256: new.documentSHA256, documentSize: new.documentSize, modelPath: new.modelPath,
+                    modelSHA256: new.modelSHA256, config: new.config, mode: new.mode, status: .running,
+                    createdAt: now, updatedAt: now, completedAt: nil, tokens: 0, bytes: 0, nllSum: 0,
+                    lastCheckpointAt: nil, errorText: nil)
+            }
+            if let existing = try query(connection, "SELECT \(unescaped: Self.runColumns) FROM run WHERE id = \(id)")
+                .first.map({ try Self.runRecord($0, location: location) }),
+               existing.documentSHA256 == new.documentSHA256, existing.documentPath == new.documentPath,
+               existing.task == new.task, abs(existing.createdAt.timeIntervalSince(now)) < 0.000_01 {
+                return existing
+            }
+            id = RunID.random()
         }
         throw StoreError(code: .postgres, path: location, message: "Could not find an unused run id in the run store at \(location) after 16 tries.")
     }
@@ -62,10 +78,14 @@ extension PostgresStore: RunStoring {
         try checkNotFenced(c.runID)
         let token = heldLease(runID: c.runID)
         let delay = checkpointCommitDelay
+        // The steps of RunStore.writeCheckpoint (Sources/Store/RunStore+Writes.swift), in its order.
         try transaction("write checkpoint at token \(c.tokenIndex)", runID: c.runID) { connection in
+            // Lock order everywhere: the queue row first, then the run (claim, setStatus, fail
+            // and finish do the same), so that a checkpoint and a takeover cannot deadlock.
+            if let token { try checkLease(connection, runID: c.runID, token: token) }
             let found = try query(connection, "SELECT id FROM run WHERE id = \(c.runID) FOR UPDATE")
             guard !found.isEmpty else { throw StoreError.runNotFound(c.runID, path: location) }
-            if let token { try checkLease(connection, runID: c.runID, token: token) }
+            try trimOverwrittenKVBlocks(connection, runID: c.runID, by: c.newKVBlocks.map(\.tokens))
             for block in c.newKVBlocks {
                 try query(connection, """
                     INSERT INTO kv_block (runID, firstToken, count, data) VALUES (\(c.runID), \(block.firstToken), \(block.count), \(block.data))
@@ -115,37 +135,62 @@ extension PostgresStore: RunStoring {
         }
     }
 
+    /// Replaces each stored K/V block that overlaps one of `written` (the tokens of the new
+    /// blocks) by its parts outside them (``KVBlock/remainder(outside:)``), so that stored
+    /// blocks never overlap and every stored row is the latest written for its token: as
+    /// `RunStore.trimOverwrittenKVBlocks` does on SQLite.
+    func trimOverwrittenKVBlocks(_ connection: PostgresConnection, runID: String, by written: [Range<Int64>]) throws {
+        let written = written.filter { !$0.isEmpty }
+        if written.isEmpty { return }
+        var bindings = PostgresBindings()
+        bindings.append(runID)
+        let overlaps = Self.overlapPredicate(written, bindings: &bindings)
+        let overlapping = try query(connection, PostgresQuery(unsafeSQL: """
+            SELECT firstToken, count, data FROM kv_block WHERE runID = $1 AND (\(overlaps)) ORDER BY firstToken
+            """, binds: bindings)).map { row in
+            KVBlock(runID: runID, firstToken: try row[0].decode(Int64.self), count: try row[1].decode(Int64.self),
+                    data: try row[2].decode(Data.self))
+        }
+        for old in overlapping {
+            try query(connection, "DELETE FROM kv_block WHERE runID = \(runID) AND firstToken = \(old.firstToken)")
+            for part in old.remainder(outside: written) {
+                try query(connection, """
+                    INSERT INTO kv_block (runID, firstToken, count, data) VALUES (\(runID), \(part.firstToken), \(part.count), \(part.data))
+                    ON CONFLICT (runID, firstToken) DO UPDATE SET count = EXCLUDED.count, data = EXCLUDED.data
+                    """)
+            }
+        }
+    }
+
+    /// `(firstToken < $i AND firstToken + count > $j) OR …`: a block intersects one of `ranges`
+    /// (each non-empty), with the ranges' bounds appended to `bindings`.
+    static func overlapPredicate(_ ranges: [Range<Int64>], bindings: inout PostgresBindings) -> String {
+        var tests: [String] = []
+        for range in ranges {
+            bindings.append(range.upperBound)
+            bindings.append(range.lowerBound)
+            tests.append("(firstToken < $\(bindings.count - 1) AND firstToken + count > $\(bindings.count))")
+        }
+        return tests.joined(separator: " OR ")
+    }
+
     /// Deletes the run's K/V blocks that intersect none of `liveRanges` (as the SQLite store does).
     static func evictionQuery(runID: String, liveRanges: [Range<Int64>]) throws -> PostgresQuery {
         var bindings = PostgresBindings()
         bindings.append(runID)
         var sql = "DELETE FROM kv_block WHERE runID = $1"
         let live = liveRanges.filter { !$0.isEmpty }
-        if !live.isEmpty {
-            var tests: [String] = []
-            for range in live {
-                bindings.append(range.upperBound)
-                bindings.append(range.lowerBound)
-                tests.append("(firstToken < $\(bindings.count - 1) AND firstToken + count > $\(bindings.count))")
-            }
-            sql += " AND NOT (" + tests.joined(separator: " OR ") + ")"
-        }
+        if !live.isEmpty { sql += " AND NOT (" + overlapPredicate(live, bindings: &bindings) + ")" }
         return PostgresQuery(unsafeSQL: sql, binds: bindings)
     }
 
-    /// The live-range filter of `kvBlocks`, over bindings that start with the run id.
+    /// The run's K/V blocks that intersect one of `liveRanges` (each non-empty), in token order.
     static func liveBlocksQuery(runID: String, liveRanges: [Range<Int64>]) -> PostgresQuery {
         var bindings = PostgresBindings()
         bindings.append(runID)
-        var tests: [String] = []
-        for range in liveRanges {
-            bindings.append(range.upperBound)
-            bindings.append(range.lowerBound)
-            tests.append("(firstToken < $\(bindings.count - 1) AND firstToken + count > $\(bindings.count))")
-        }
+        let live = overlapPredicate(liveRanges, bindings: &bindings)
         return PostgresQuery(unsafeSQL: """
-            SELECT firstToken, count, data FROM kv_block WHERE runID = $1 AND (\(tests.joined(separator: " OR ")))
-            ORDER BY firstToken
+            SELECT firstToken, count, data FROM kv_block WHERE runID = $1 AND (\(live)) ORDER BY firstToken
             """, binds: bindings)
     }
 
@@ -192,6 +237,8 @@ extension PostgresStore: RunStoring {
 
     public func deleteRun(id: String) throws {
         try transaction("delete run \(id)", runID: id) { connection in
+            // The queue row first (the lock order everywhere), then the run and, by cascade, the rest.
+            try query(connection, "SELECT 1 FROM queue WHERE runID = \(id) FOR UPDATE")
             let deleted = try query(connection, "DELETE FROM run WHERE id = \(id) RETURNING id")
             guard !deleted.isEmpty else { throw StoreError.runNotFound(id, path: location) }
         }

@@ -28,6 +28,14 @@ public final class PostgresStore: @unchecked Sendable {
     public let statementTimeout: TimeInterval
     /// Fault injection for crash tests: every checkpoint transaction is held open this long.
     let checkpointCommitDelay: TimeInterval?
+    /// Fault injection for tests: the answers of this many next COMMITs are "lost" (the
+    /// transaction committed, then the connection is given up as if cut before the answer came).
+    private var lostCommitAnswers = 0
+
+    /// Fault injection for tests: the answers of the next `count` COMMITs are lost.
+    func loseCommitAnswers(_ count: Int) {
+        leaseLock.lock(); lostCommitAnswers = count; leaseLock.unlock()
+    }
 
     private let group: MultiThreadedEventLoopGroup
     private let configuration: PostgresConnection.Configuration
@@ -42,8 +50,16 @@ public final class PostgresStore: @unchecked Sendable {
     var fenced: Set<String> = []
     /// How long a lease taken by ``hold(runID:)`` lasts unless renewed.
     public let leaseLength: TimeInterval
-    /// After this many failed attempts in a row a submitted run is failed for good.
-    public var maxFailures = 3
+    /// After this many failed attempts in a row a submitted run is failed for good (an attempt
+    /// whose worker stopped renewing its lease counts too: see ``claim(worker:lease:batchID:)``).
+    ///
+    /// Set in `init`; the setter remains (read and written under a lock) only for callers that
+    /// still assign it after opening the store.
+    public var maxFailures: Int {
+        get { leaseLock.lock(); defer { leaseLock.unlock() }; return storedMaxFailures }
+        set { leaseLock.lock(); storedMaxFailures = max(1, newValue); leaseLock.unlock() }
+    }
+    private var storedMaxFailures: Int
     let leaseLock = NSLock()
 
     /// Opens (and if needed migrates) the run store in the database at `url`.
@@ -52,13 +68,22 @@ public final class PostgresStore: @unchecked Sendable {
     ///   - url: The database.
     ///   - readOnly: Only read: the schema must exist and be current.
     ///   - retryWindow: How long to keep reconnecting to a server that cannot be reached.
+    ///   - leaseLength: How long a lease taken by ``hold(runID:)`` lasts unless renewed; it also
+    ///     bounds how long the server lets a session of this store sit idle inside a transaction
+    ///     (``sessionSettings(leaseLength:statementTimeout:)``).
+    ///   - maxFailures: Failed attempts in a row after which a submitted run is failed for good.
     ///   - checkpointCommitDelay: Fault injection (nil: off).
     /// - Throws: `StoreError` `.unreachable`, `.authentication`, `.foreignDatabase`,
     ///   `.newerSchema`, `.notInitialized`, `.postgres`, `.invalidArgument`.
     public init(url: PostgresURL, readOnly: Bool = false, retryWindow: TimeInterval = 30,
                 statementTimeout: TimeInterval = 120, leaseLength: TimeInterval = PostgresStore.defaultLease,
-                checkpointCommitDelay: TimeInterval? = nil) throws {
+                maxFailures: Int = 3, checkpointCommitDelay: TimeInterval? = nil) throws {
+        guard maxFailures >= 1 else {
+            throw StoreError(code: .invalidArgument, path: url.description,
+                             message: "The maximum number of failed attempts for \(url) must be at least 1; got \(maxFailures).")
+        }
         self.leaseLength = leaseLength
+        storedMaxFailures = maxFailures
         self.url = url
         self.retryWindow = retryWindow
         self.statementTimeout = statementTimeout
@@ -116,6 +141,7 @@ public final class PostgresStore: @unchecked Sendable {
         defer { lock.unlock() }
         let deadline = Date().addingTimeInterval(retryWindow)
         var delay = 0.05
+        var transientTries = 0
         while true {
             do {
                 let connection = try self.connection ?? open()
@@ -123,6 +149,15 @@ public final class PostgresStore: @unchecked Sendable {
                 return try body(connection)
             } catch {
                 let mapped = map(error, operation: operation, runID: runID)
+                if Self.isTransient(error) {
+                    // A deadlock victim, a serialization failure or a lock wait that timed out:
+                    // the transaction was rolled back and the connection is fine; run it again
+                    // after a short, jittered pause (bounded by tries and the retry window).
+                    transientTries += 1
+                    if transientTries >= Self.maxTransientTries || Date() > deadline { throw mapped }
+                    usleep(UInt32(Double.random(in: 0.01 ... 0.05 * Double(transientTries)) * 1_000_000))
+                    continue
+                }
                 guard mapped.code == .unreachable else { throw mapped }
                 try? self.connection?.close().wait()
                 self.connection = nil
@@ -133,6 +168,21 @@ public final class PostgresStore: @unchecked Sendable {
         }
     }
 
+    /// How often a transaction is run again after a transient server error (see ``isTransient``).
+    static let maxTransientTries = 10
+
+    /// SQLSTATEs after which the server rolled the transaction back and running it again is
+    /// expected to succeed: deadlock detected, serialization failure, lock not available
+    /// (`lock_timeout`).
+    static let transientStates: Set<String> = ["40P01", "40001", "55P03"]
+
+    /// Whether `error` is a server error in ``transientStates``.
+    static func isTransient(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError, error.code == .server,
+              let state = error.serverInfo?[.sqlState] else { return false }
+        return transientStates.contains(state)
+    }
+
     /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back if it throws).
     func transaction<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
         try withConnection(operation, runID: runID) { connection in
@@ -140,12 +190,21 @@ public final class PostgresStore: @unchecked Sendable {
             do {
                 let result = try body(connection)
                 try waitFor(connection.query("COMMIT", logger: logger), on: connection)
+                if takeLostCommitAnswer() { throw ConnectionLost(timedOut: true) }
                 return result
             } catch {
                 _ = try? waitFor(connection.query("ROLLBACK", logger: logger), on: connection)
                 throw error
             }
         }
+    }
+
+    private func takeLostCommitAnswer() -> Bool {
+        leaseLock.lock()
+        defer { leaseLock.unlock() }
+        if lostCommitAnswers <= 0 { return false }
+        lostCommitAnswers -= 1
+        return true
     }
 
     /// Runs one statement and returns its rows.
@@ -187,8 +246,49 @@ public final class PostgresStore: @unchecked Sendable {
     private func open() throws -> PostgresConnection {
         let id = nextConnectionID
         nextConnectionID += 1
-        return try PostgresConnection.connect(
+        let connection = try PostgresConnection.connect(
             on: group.next(), configuration: configuration, id: id, logger: logger).wait()
+        do {
+            var bindings = PostgresBindings()
+            var calls: [String] = []
+            for (name, value) in Self.sessionSettings(leaseLength: leaseLength, statementTimeout: statementTimeout) {
+                bindings.append(name)
+                bindings.append(value)
+                calls.append("set_config($\(bindings.count - 1), $\(bindings.count), false)")
+            }
+            let settings = PostgresQuery(unsafeSQL: "SELECT " + calls.joined(separator: ", "), binds: bindings)
+            try waitFor(connection.query(settings, logger: logger), on: connection)
+        } catch {
+            try? connection.close().wait()
+            throw error
+        }
+        return connection
+    }
+
+    /// The session settings every connection of a store gets right after connecting, so that a
+    /// worker that dies or loses the network inside a transaction cannot keep its queue and run
+    /// rows locked past its lease (workers claim with `SKIP LOCKED` and would skip a locked row
+    /// until the server noticed the dead peer, about 2 h with Linux's TCP defaults):
+    ///
+    /// - `idle_in_transaction_session_timeout`: half the lease, at least 3 s: the server ends a
+    ///   session that sits idle inside a transaction that long, releasing its locks.
+    /// - `tcp_keepalives_idle/interval/count` (5 s, 2 s, 3): a peer that vanished mid-statement
+    ///   is detected in about 11 s.
+    /// - `lock_timeout`: half the lease, at least 3 s; a wait that long fails (55P03) and the
+    ///   transaction is run again (``isTransient(_:)``).
+    /// - `statement_timeout`: the client's `statementTimeout`, so that the server never goes on
+    ///   with a statement (holding locks) that the client has given up on.
+    static func sessionSettings(leaseLength: TimeInterval, statementTimeout: TimeInterval) -> [(String, String)] {
+        func ms(_ seconds: TimeInterval) -> String { String(Int64(min(seconds, 86_400) * 1000)) }
+        let half = max(3, leaseLength / 2)
+        return [
+            ("idle_in_transaction_session_timeout", ms(half)),
+            ("lock_timeout", ms(half)),
+            ("statement_timeout", ms(max(1, statementTimeout))),
+            ("tcp_keepalives_idle", "5"),
+            ("tcp_keepalives_interval", "2"),
+            ("tcp_keepalives_count", "3"),
+        ]
     }
 
     /// Translates a postgres-nio or NIO error into a `StoreError` that names the database
@@ -206,8 +306,10 @@ public final class PostgresStore: @unchecked Sendable {
                     return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) refused the credentials of user \(url.user) (\(message)); check the password in the URL, PGPASSWORD or ~/.pgpass.", runID: runID)
                 case "3D000":
                     return StoreError(code: .notInitialized, path: at, message: "The PostgreSQL server at \(url.host):\(url.port) has no database \(url.database); create it (createdb \(url.database)) or fix the URL.", runID: runID)
-                case "57P01", "57P02", "57P03", "08000", "08003", "08006":
+                case "57P01", "57P02", "57P03", "08000", "08003", "08006", "25P03":
                     return StoreError(code: .unreachable, path: at, message: "The PostgreSQL server at \(at) closed the connection while trying to \(operation) (\(message)); it is retried with backoff.", runID: runID)
+                case "40P01", "40001", "55P03":
+                    return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) rolled back the transaction to \(operation) (\(message), SQLSTATE \(state)) \(Self.maxTransientTries) times in a row; other workers hold the same rows. Try again, or run fewer workers.", runID: runID)
                 case "53300":
                     return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) has too many connections (\(message)); raise max_connections or run fewer workers.", runID: runID)
                 default:
