@@ -5,8 +5,10 @@ import Store
 import TestSupport
 
 /// Opens the store at `url` (parsed with an empty environment: the password is the URL's).
-func openStore(_ url: String, retryWindow: TimeInterval = 10, delay: TimeInterval? = nil) throws -> PostgresStore {
-    try PostgresStore(url: PostgresURL(url, environment: [:]), retryWindow: retryWindow, checkpointCommitDelay: delay)
+func openStore(_ url: String, retryWindow: TimeInterval = 10, lease: TimeInterval = PostgresStore.defaultLease,
+               maxFailures: Int = 3, delay: TimeInterval? = nil) throws -> PostgresStore {
+    try PostgresStore(url: PostgresURL(url, environment: [:]), retryWindow: retryWindow, leaseLength: lease,
+                      maxFailures: maxFailures, checkpointCommitDelay: delay)
 }
 
 /// The StoreError `body` throws, or nil.
