@@ -193,11 +193,12 @@ extension PostgresStore {
         return Claim(runID: runID, token: try row[1].decode(Int64.self), attempt: Int(try row[2].decode(Int32.self)), resumes: resumes)
     }
 
-    /// Extends the lease on a claimed run (the heartbeat).
+    /// Extends the lease on a claimed run (the heartbeat), on the store's heartbeat connection
+    /// (one statement, no transaction).
     /// - Throws: `StoreError.leaseLost` when another worker took the run over.
     public func renewLease(runID: String, lease: TimeInterval) throws {
         guard let token = heldLease(runID: runID) else { throw leaseLost(runID) }
-        try transaction("renew the lease on run \(runID)", runID: runID) { connection in
+        try withConnection("renew the lease on run \(runID)", runID: runID, slot: heartbeatSlot) { connection in
             let rows = try query(connection, """
                 UPDATE queue SET leaseUntil = now() + make_interval(secs => \(lease)), heartbeatAt = now()
                 WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) RETURNING runID

@@ -12,8 +12,9 @@ import Store
 /// The same logical schema as ``RunStore`` (SQLite), plus the queue (`queue`: one row per run
 /// submitted for workers, with its lease) and the documents the work needs (`document`,
 /// `document_chunk`, content-addressed by SHA-256). The engine's checkpoint path is synchronous,
-/// so this is a synchronous façade over postgres-nio's connection: one connection per store,
-/// every transaction on it under a lock, its futures waited for on the caller's thread.
+/// so this is a synchronous façade over postgres-nio's connection: one connection per store for
+/// every transaction, under a lock, plus one for lease renewals only (opened at the first
+/// renewal); futures are waited for on the caller's thread.
 ///
 /// A lost connection (server restarted, connection terminated, network gone) is re-opened
 /// with exponential backoff for up to `retryWindow` seconds and the interrupted transaction run
@@ -40,8 +41,11 @@ public final class PostgresStore: @unchecked Sendable {
     private let group: MultiThreadedEventLoopGroup
     private let configuration: PostgresConnection.Configuration
     private let logger: Logger
-    private let lock = NSLock()
-    private var connection: PostgresConnection?
+    /// The connection of every operation but the heartbeat.
+    private let main = ConnectionSlot()
+    /// The connection lease renewals use (``renewLease(runID:lease:)``), so that a heartbeat never
+    /// waits behind a long read, a checkpoint's transfer or a reconnect backoff on the main one.
+    let heartbeatSlot = ConnectionSlot()
     private var nextConnectionID = 1
     /// The runs this store holds a lease on, with the lease's token (fencing: checkpoint
     /// writes of a run check that the token is still the queue row's).
@@ -126,26 +130,31 @@ public final class PostgresStore: @unchecked Sendable {
 
     /// Closes the connection and its event loop; the store cannot be used afterwards.
     public func close() {
-        lock.lock()
-        let connection = self.connection
-        self.connection = nil
-        lock.unlock()
-        try? connection?.close().wait()
+        for slot in [main, heartbeatSlot] {
+            slot.lock.lock()
+            let connection = slot.connection
+            slot.connection = nil
+            slot.lock.unlock()
+            try? connection?.close().wait()
+        }
         try? group.syncShutdownGracefully()
     }
 
-    /// Runs `body` on the connection (opened if needed) under the store's lock, retrying from
-    /// the start on a lost connection until `retryWindow` has passed.
-    func withConnection<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
-        lock.lock()
-        defer { lock.unlock() }
+    /// Runs `body` on the connection of `slot` (the main one unless given; opened if needed)
+    /// under the slot's lock, retrying from the start on a lost connection until `retryWindow`
+    /// has passed.
+    func withConnection<T>(_ operation: String, runID: String? = nil, slot given: ConnectionSlot? = nil,
+                           _ body: (PostgresConnection) throws -> T) throws -> T {
+        let slot = given ?? main
+        slot.lock.lock()
+        defer { slot.lock.unlock() }
         let deadline = Date().addingTimeInterval(retryWindow)
         var delay = 0.05
         var transientTries = 0
         while true {
             do {
-                let connection = try self.connection ?? open()
-                self.connection = connection
+                let connection = try slot.connection ?? open()
+                slot.connection = connection
                 return try body(connection)
             } catch {
                 let mapped = map(error, operation: operation, runID: runID)
@@ -159,8 +168,8 @@ public final class PostgresStore: @unchecked Sendable {
                     continue
                 }
                 guard mapped.code == .unreachable else { throw mapped }
-                try? self.connection?.close().wait()
-                self.connection = nil
+                try? slot.connection?.close().wait()
+                slot.connection = nil
                 if Date().addingTimeInterval(delay) > deadline { throw mapped }
                 usleep(UInt32(delay * 1_000_000))
                 delay = min(delay * 2, 2)
@@ -244,8 +253,10 @@ public final class PostgresStore: @unchecked Sendable {
     }
 
     private func open() throws -> PostgresConnection {
+        leaseLock.lock()
         let id = nextConnectionID
         nextConnectionID += 1
+        leaseLock.unlock()
         let connection = try PostgresConnection.connect(
             on: group.next(), configuration: configuration, id: id, logger: logger).wait()
         do {
@@ -343,6 +354,13 @@ public final class PostgresStore: @unchecked Sendable {
         }
         return "\(error)"
     }
+}
+
+/// One connection of a store and the lock its users take turns under.
+final class ConnectionSlot: @unchecked Sendable {
+    let lock = NSLock()
+    /// Read and written under `lock` only.
+    var connection: PostgresConnection?
 }
 
 /// A connection that closed (or stopped answering) while a statement was pending.

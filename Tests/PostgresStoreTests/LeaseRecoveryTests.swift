@@ -164,6 +164,28 @@ struct LeaseRecoveryTests {
         again.release()
     }
 
+    @Test("The heartbeat renews on its own connection: a main connection busy for 3 leases does not lose the lease")
+    func heartbeatHasItsOwnConnection() throws {
+        let url = try TestPostgres.freshDatabase("heartbeat")
+        let lease: TimeInterval = 1
+        let store = try openStore(url, lease: lease), other = try openStore(url, lease: lease)
+        let run = try store.enqueue(Sample.newRun(), document: Data("doc".utf8))
+        _ = try #require(try store.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: lease))
+        let hold = try store.hold(runID: run.id)
+        defer { hold.release() }
+        // A long read (or a reconnect backoff) keeps the main connection for 3 s.
+        let busy = Thread { _ = try? store.withConnection("stay busy") { _ in usleep(3_000_000) } }
+        busy.start()
+        usleep(200_000)
+        let start = Date()
+        while Date().timeIntervalSince(start) < 3 {
+            #expect(try other.claim(worker: WorkerIdentity(host: "b", pid: 2), lease: lease) == nil)
+            usleep(200_000)
+        }
+        #expect(!hold.isLost)
+        try store.writeCheckpoint(Sample.checkpoints(run.id)[0])
+    }
+
     @Test("Rows written again after a rewind replace the overlapped part of older K/V blocks (as on SQLite)")
     func rewrittenRowsTrimOlderBlocks() throws {
         let store = try openStore(try TestPostgres.freshDatabase("trim"))
