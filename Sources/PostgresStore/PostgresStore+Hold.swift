@@ -11,51 +11,71 @@ public final class LeaseHold: RunHold, @unchecked Sendable {
     public let lease: TimeInterval
     private let store: PostgresStore
     private let direct: Bool
-    private let state = HeartbeatState()
-    private let stop = DispatchSemaphore(value: 0)
+    private let heartbeat: Heartbeat
     /// Whether a renewal found the lease taken over (the next checkpoint is refused anyway).
-    public var isLost: Bool { state.isLost }
+    public var isLost: Bool { heartbeat.state.isLost }
 
-    init(store: PostgresStore, runID: String, lease: TimeInterval, direct: Bool) {
+    /// A hold whose heartbeat is `heartbeat` (one started when the run was claimed), else a new one.
+    init(store: PostgresStore, runID: String, lease: TimeInterval, direct: Bool, heartbeat: Heartbeat? = nil) {
         self.store = store
         self.runID = runID
         self.lease = lease
         self.direct = direct
-        // The thread captures only what it needs, never the hold: a hold its owner drops
-        // without releasing is deinitialised, which releases the lease and stops the thread.
-        let thread = Thread { [store, runID, lease, state, stop] in
-            Self.beat(store: store, runID: runID, lease: lease, state: state, stop: stop)
-        }
-        thread.name = "sinkstream-lease-\(runID)"
-        thread.start()
-    }
-
-    private static func beat(store: PostgresStore, runID: String, lease: TimeInterval,
-                             state: HeartbeatState, stop: DispatchSemaphore) {
-        let interval = max(0.2, lease / 3)
-        while stop.wait(timeout: .now() + interval) == .timedOut {
-            do {
-                try store.renewLease(runID: runID, lease: lease)
-            } catch let error as StoreError where error.code == .leaseLost {
-                state.markLost()
-                return
-            } catch {
-                // Unreachable for longer than the store's retry window: keep trying; the lease
-                // may run out meanwhile, and fencing then refuses our writes.
-            }
-        }
+        self.heartbeat = heartbeat ?? Heartbeat.start(store: store, runID: runID, lease: lease)
     }
 
     /// Stops the heartbeat and gives the run back: a submitted run returns to the queue (another
     /// worker may claim it at once), a run held directly (`score`/`resume --db postgres://…`)
     /// leaves it.
     public func release() {
-        guard state.markReleased() else { return }
-        stop.signal()
+        guard heartbeat.state.markReleased() else { return }
+        heartbeat.stop()
         try? store.releaseLease(runID: runID, direct: direct)
     }
 
     deinit { release() }
+}
+
+/// The thread that renews one lease every third of its length until stopped, the lease is found
+/// taken over, or the store is gone. It holds the store only weakly and never the hold, so a
+/// hold its owner drops without releasing is deinitialised (which releases the lease), and a
+/// store dropped without closing stops its heartbeats.
+final class Heartbeat: @unchecked Sendable {
+    let state = HeartbeatState()
+    private let stopped = DispatchSemaphore(value: 0)
+
+    static func start(store: PostgresStore, runID: String, lease: TimeInterval) -> Heartbeat {
+        let heartbeat = Heartbeat()
+        let weakStore = WeakStore(store)
+        let state = heartbeat.state, stopped = heartbeat.stopped
+        let thread = Thread {
+            let interval = max(0.2, lease / 3)
+            while stopped.wait(timeout: .now() + interval) == .timedOut {
+                guard let store = weakStore.store else { return }
+                do {
+                    try store.renewLease(runID: runID, lease: lease)
+                } catch let error as StoreError where error.code == .leaseLost {
+                    state.markLost()
+                    return
+                } catch {
+                    // Unreachable for longer than the store's retry window: keep trying; the
+                    // lease may run out meanwhile, and fencing then refuses our writes.
+                }
+            }
+        }
+        thread.name = "sinkstream-lease-\(runID)"
+        thread.start()
+        return heartbeat
+    }
+
+    /// Ends the thread (at once if it waits, else after its renewal in progress).
+    func stop() { stopped.signal() }
+}
+
+/// A weak reference to a store, for heartbeat threads.
+final class WeakStore: @unchecked Sendable {
+    weak var store: PostgresStore?
+    init(_ store: PostgresStore) { self.store = store }
 }
 
 /// What a ``LeaseHold`` and its heartbeat thread share, under one mutex.
@@ -91,7 +111,9 @@ extension PostgresStore {
     /// refused while another live holder's lease has not run out.
     public func hold(runID: String) throws -> any RunHold {
         if heldLease(runID: runID) != nil {
-            return LeaseHold(store: self, runID: runID, lease: leaseLength, direct: false)
+            // A claimed run: its heartbeat has been running since the claim.
+            let (heartbeat, lease) = takeClaimHeartbeat(runID: runID)
+            return LeaseHold(store: self, runID: runID, lease: lease ?? leaseLength, direct: false, heartbeat: heartbeat)
         }
         let worker = WorkerIdentity.current
         let lease = leaseLength

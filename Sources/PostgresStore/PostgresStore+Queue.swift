@@ -169,7 +169,10 @@ extension PostgresStore {
                 return Claim(runID: runID, token: try claimed[0].decode(Int64.self), attempt: Int(try claimed[1].decode(Int32.self)), resumes: resumes)
             }
         }
-        if let claim { setLease(runID: claim.runID, token: claim.token) }
+        if let claim {
+            setLease(runID: claim.runID, token: claim.token)
+            startClaimHeartbeat(runID: claim.runID, lease: lease)
+        }
         return claim
     }
 
@@ -204,7 +207,7 @@ extension PostgresStore {
                 WHERE runID = \(runID) AND state = 'claimed' AND leaseToken = \(token) RETURNING runID
                 """)
             if rows.isEmpty {
-                leaseLock.lock(); leases[runID] = nil; fenced.insert(runID); leaseLock.unlock()
+                loseLease(runID: runID)
                 throw leaseLost(runID)
             }
         }
@@ -331,7 +334,48 @@ extension PostgresStore {
         leaseLock.lock()
         leases[runID] = token
         if token != nil { fenced.remove(runID) }
+        let heartbeat = token == nil ? claimHeartbeats.removeValue(forKey: runID) : nil
         leaseLock.unlock()
+        heartbeat?.heartbeat.stop()
+    }
+
+    /// The lease on the run was taken over: forget it, fence further writes, stop its heartbeat.
+    func loseLease(runID: String) {
+        leaseLock.lock()
+        leases[runID] = nil
+        fenced.insert(runID)
+        let heartbeat = claimHeartbeats.removeValue(forKey: runID)
+        leaseLock.unlock()
+        heartbeat?.heartbeat.state.markLost()
+        heartbeat?.heartbeat.stop()
+    }
+
+    /// Starts renewing the lease of a run just claimed, until ``hold(runID:)`` adopts the
+    /// heartbeat or the lease is given up: fetching the document and loading the model between
+    /// the claim and the hold may take longer than the lease.
+    func startClaimHeartbeat(runID: String, lease: TimeInterval) {
+        leaseLock.lock()
+        let enabled = heartbeatsAtClaim
+        leaseLock.unlock()
+        guard enabled else { return }
+        let heartbeat = Heartbeat.start(store: self, runID: runID, lease: lease)
+        leaseLock.lock()
+        let previous = claimHeartbeats.updateValue((heartbeat, lease), forKey: runID)
+        leaseLock.unlock()
+        previous?.heartbeat.stop()
+    }
+
+    /// The heartbeat started when the run was claimed (and its lease length), for its hold.
+    func takeClaimHeartbeat(runID: String) -> (Heartbeat?, TimeInterval?) {
+        leaseLock.lock()
+        defer { leaseLock.unlock() }
+        let taken = claimHeartbeats.removeValue(forKey: runID)
+        return (taken?.heartbeat, taken?.lease)
+    }
+
+    /// Test hook: claims start no heartbeat (as if the worker died right after claiming).
+    func startHeartbeatsAtClaim(_ enabled: Bool) {
+        leaseLock.lock(); heartbeatsAtClaim = enabled; leaseLock.unlock()
     }
 
     /// Whether this store lost its lease on the run: every further write for it is refused
@@ -352,10 +396,7 @@ extension PostgresStore {
     func checkLease(_ connection: PostgresConnection, runID: String, token: Int64) throws {
         let rows = try query(connection, "SELECT leaseToken, state FROM queue WHERE runID = \(runID) FOR UPDATE")
         guard let row = rows.first, try row[0].decode(Int64.self) == token, try row[1].decode(String.self) == "claimed" else {
-            leaseLock.lock()
-            leases[runID] = nil
-            fenced.insert(runID)
-            leaseLock.unlock()
+            loseLease(runID: runID)
             throw leaseLost(runID)
         }
     }

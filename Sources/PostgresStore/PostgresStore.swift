@@ -52,6 +52,10 @@ public final class PostgresStore: @unchecked Sendable {
     var leases: [String: Int64] = [:]
     /// Runs whose lease this store lost (see `checkLease`).
     var fenced: Set<String> = []
+    /// Heartbeats of claimed runs not yet held (``startClaimHeartbeat(runID:lease:)``), under `leaseLock`.
+    var claimHeartbeats: [String: (heartbeat: Heartbeat, lease: TimeInterval)] = [:]
+    /// Whether claims start a heartbeat (a test hook turns it off), under `leaseLock`.
+    var heartbeatsAtClaim = true
     /// How long a lease taken by ``hold(runID:)`` lasts unless renewed.
     public let leaseLength: TimeInterval
     /// After this many failed attempts in a row a submitted run is failed for good (an attempt
@@ -130,6 +134,15 @@ public final class PostgresStore: @unchecked Sendable {
 
     /// Closes the connection and its event loop; the store cannot be used afterwards.
     public func close() {
+        // Runs claimed but never held go back to the queue (their heartbeats stop).
+        leaseLock.lock()
+        let claimed = claimHeartbeats
+        claimHeartbeats = [:]
+        leaseLock.unlock()
+        for (runID, entry) in claimed {
+            entry.heartbeat.stop()
+            try? releaseLease(runID: runID)
+        }
         for slot in [main, heartbeatSlot] {
             slot.lock.lock()
             let connection = slot.connection

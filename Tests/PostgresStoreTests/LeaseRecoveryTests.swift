@@ -21,6 +21,7 @@ struct LeaseRecoveryTests {
     func crashedAttemptsCount() throws {
         let url = try TestPostgres.freshDatabase("crash")
         let store = try openStore(url, maxFailures: 3)
+        store.startHeartbeatsAtClaim(false)  // every worker dies right after claiming
         let poisoned = try store.enqueue(Sample.newRun(), document: Data("crash".utf8))
         let next = try store.enqueue(Sample.newRun(), document: Data("fine".utf8))
         let lease: TimeInterval = 0.4
@@ -53,6 +54,7 @@ struct LeaseRecoveryTests {
         let url = try TestPostgres.freshDatabase("idle")
         let lease: TimeInterval = 2
         let dead = try openStore(url, lease: lease), other = try openStore(url, lease: lease)
+        dead.startHeartbeatsAtClaim(false)  // its heartbeat dies with the machine
         let run = try dead.enqueue(Sample.newRun(), document: Data("doc".utf8))
         _ = try #require(try dead.claim(worker: WorkerIdentity(host: "dead", pid: 1), lease: lease))
         // The worker begins a checkpoint (locking its queue row) and then goes silent, as a
@@ -184,6 +186,26 @@ struct LeaseRecoveryTests {
         }
         #expect(!hold.isLost)
         try store.writeCheckpoint(Sample.checkpoints(run.id)[0])
+    }
+
+    @Test("The heartbeat starts at the claim: a slow document fetch or model load before the hold keeps the lease; the hold adopts it")
+    func heartbeatStartsAtClaim() throws {
+        let url = try TestPostgres.freshDatabase("claimbeat")
+        let lease: TimeInterval = 1
+        let store = try openStore(url, lease: lease), other = try openStore(url, lease: lease)
+        let run = try store.enqueue(Sample.newRun(), document: Data("doc".utf8))
+        _ = try #require(try store.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: lease))
+        let start = Date()
+        while Date().timeIntervalSince(start) < 2.5 {
+            #expect(try other.claim(worker: WorkerIdentity(host: "b", pid: 2), lease: lease) == nil)
+            usleep(200_000)
+        }
+        let hold = try store.hold(runID: run.id)
+        #expect(!hold.isLost)
+        try store.writeCheckpoint(Sample.checkpoints(run.id)[0])
+        hold.release()
+        #expect(try store.queueEntries(batchID: nil).map(\.state) == [.queued])
+        #expect(try store.queueEntries(batchID: nil).map(\.failures) == [0])
     }
 
     @Test("Rows written again after a rewind replace the overlapped part of older K/V blocks (as on SQLite)")

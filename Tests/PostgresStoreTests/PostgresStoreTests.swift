@@ -198,6 +198,7 @@ struct PostgresStoreTests {
     func leaseTakeover() throws {
         let url = try TestPostgres.freshDatabase("lease")
         let first = try openStore(url), second = try openStore(url)
+        first.startHeartbeatsAtClaim(false)  // the first worker dies right after each claim
         let run = try first.enqueue(Sample.newRun(), document: Data("doc".utf8))
         let lease: TimeInterval = 2
         let claim = try #require(try first.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: lease))
