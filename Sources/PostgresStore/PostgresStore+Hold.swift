@@ -55,7 +55,9 @@ final class Heartbeat: @unchecked Sendable {
                 do {
                     try store.renewLease(runID: runID, lease: lease)
                 } catch let error as StoreError where error.code == .leaseLost {
-                    state.markLost()
+                    // Taken over (fenced), or given up by this store (finished, failed,
+                    // released): only the first is a lost hold.
+                    if store.isFenced(runID: runID) { state.markLost() }
                     return
                 } catch {
                     // Unreachable for longer than the store's retry window: keep trying; the

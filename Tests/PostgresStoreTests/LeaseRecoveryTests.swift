@@ -208,6 +208,26 @@ struct LeaseRecoveryTests {
         #expect(try store.queueEntries(batchID: nil).map(\.failures) == [0])
     }
 
+    @Test("A hold is lost when its lease is taken over, not when its run is finished")
+    func holdLostOnlyWhenTakenOver() throws {
+        let url = try TestPostgres.freshDatabase("holdlost")
+        let store = try openStore(url, lease: 0.6)  // renewed every 0.2 s
+        let finished = try store.createRun(Sample.newRun())
+        let hold = try store.hold(runID: finished.id)
+        try store.complete(runID: finished.id, keepCache: false)
+        usleep(700_000)
+        #expect(!hold.isLost)
+        hold.release()
+        let taken = try store.createRun(Sample.newRun())
+        let other = try store.hold(runID: taken.id)
+        try TestPostgres.psql(url, "UPDATE queue SET leaseToken = leaseToken + 1 WHERE runID = '\(taken.id)'")
+        let start = Date()
+        while !other.isLost, Date().timeIntervalSince(start) < 3 { usleep(50_000) }
+        #expect(other.isLost)
+        #expect(storeError { try store.writeCheckpoint(Sample.checkpoints(taken.id)[0]) }?.code == .leaseLost)
+        other.release()
+    }
+
     @Test("Rows written again after a rewind replace the overlapped part of older K/V blocks (as on SQLite)")
     func rewrittenRowsTrimOlderBlocks() throws {
         let store = try openStore(try TestPostgres.freshDatabase("trim"))
