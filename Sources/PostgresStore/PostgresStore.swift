@@ -103,14 +103,16 @@ public final class PostgresStore: @unchecked Sendable {
         var tls = PostgresConnection.Configuration.TLS.disable
         do {
             switch url.sslMode {
-            case .disable, .allow:
+            case .disable:
                 tls = .disable
-            case .prefer, .require, .verifyCA, .verifyFull:
+            case .allow, .prefer, .require, .verifyCA, .verifyFull:
+                // allow: postgres-nio cannot fall back from plaintext to TLS, so TLS is tried
+                // first (prefer) and plaintext after; a hostssl-only server then works.
                 var config = TLSConfiguration.makeClientConfiguration()
                 if url.sslMode != .verifyFull && url.sslMode != .verifyCA { config.certificateVerification = .none }
                 if url.sslMode == .verifyCA { config.certificateVerification = .noHostnameVerification }
                 let context = try NIOSSLContext(configuration: config)
-                tls = url.sslMode == .prefer ? .prefer(context) : .require(context)
+                tls = url.sslMode == .prefer || url.sslMode == .allow ? .prefer(context) : .require(context)
             }
         } catch {
             try? group.syncShutdownGracefully()
@@ -326,8 +328,10 @@ public final class PostgresStore: @unchecked Sendable {
                 let state = error.serverInfo?[.sqlState] ?? ""
                 let message = error.serverInfo?[.message] ?? "no message"
                 switch state {
-                case "28P01", "28000":
+                case "28P01":
                     return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) refused the credentials of user \(url.user) (\(message)); check the password in the URL, PGPASSWORD or ~/.pgpass.", runID: runID)
+                case "28000":
+                    return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) refused the connection of user \(url.user) (\(message)); check the password in the URL, PGPASSWORD or ~/.pgpass, and whether the server requires TLS (sslmode) or allows this host (pg_hba.conf).", runID: runID)
                 case "3D000":
                     return StoreError(code: .notInitialized, path: at, message: "The PostgreSQL server at \(url.host):\(url.port) has no database \(url.database); create it (createdb \(url.database)) or fix the URL.", runID: runID)
                 case "57P01", "57P02", "57P03", "08000", "08003", "08006", "25P03":
@@ -340,7 +344,8 @@ public final class PostgresStore: @unchecked Sendable {
                     return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at): \(message) (SQLSTATE \(state)).", runID: runID)
                 }
             case .sslUnsupported:
-                return StoreError(code: .unreachable, path: at, message: "The PostgreSQL server at \(at) does not offer TLS but sslmode=\(url.sslMode.rawValue) requires it; enable ssl on the server or use sslmode=prefer.", runID: runID)
+                // A configuration error, not an outage: not retried.
+                return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) does not offer TLS but sslmode=\(url.sslMode.rawValue) requires it; enable ssl on the server or use sslmode=prefer.", runID: runID)
             case .authMechanismRequiresPassword:
                 return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) wants a password for user \(url.user) and none was given; put it in PGPASSWORD, ~/.pgpass or the URL.", runID: runID)
             case .unsupportedAuthMechanism, .saslError:

@@ -151,6 +151,23 @@ struct PostgresStoreTests {
         #expect(error?.message.contains("password") == true)
     }
 
+    @Test("sslmode=require against a server without TLS is a configuration error, not retried; sslmode=allow falls back to plaintext")
+    func tlsModes() throws {
+        let url = try TestPostgres.freshDatabase("tls")
+        guard try TestPostgres.psql(url, "SHOW ssl") == "off" else { return }  // the throw-away clusters run without TLS
+        func with(_ mode: String) -> String {
+            var components = URLComponents(string: url)!
+            components.queryItems = (components.queryItems ?? []).filter { $0.name != "sslmode" } + [URLQueryItem(name: "sslmode", value: mode)]
+            return components.string!
+        }
+        let start = Date()
+        let error = storeError { _ = try openStore(with("require"), retryWindow: 10) }
+        #expect(error?.code == .authentication)
+        #expect(error?.message.contains("TLS") == true)
+        #expect(Date().timeIntervalSince(start) < 5)  // not retried for the 10 s window
+        try openStore(with("allow")).close()
+    }
+
     @Test("An unreachable server is reported after the retry window, without the password")
     func unreachable() throws {
         let start = Date()
