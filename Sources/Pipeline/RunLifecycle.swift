@@ -142,21 +142,36 @@ public final class RunLifecycle {
         }
     }
 
-    /// Does the work, then releases the run's lock. A store that cannot take a checkpoint
-    /// (disk full, write error) leaves the previous checkpoint intact: the run is paused there
-    /// (``RunError`` `run.storage`). Any other error marks the run failed, with the error.
-    public func perform(_ work: () throws -> RunOutcome) throws -> RunOutcome {
+    /// Does the work, then releases the run's lock. `work` gets the stop condition to check
+    /// at every token batch: `shouldStop` (a stop request), or the hold was taken away
+    /// (``holdLost``; the next write is then refused before anything is written).
+    ///
+    /// A store that cannot take a checkpoint (disk full, write error) leaves the previous
+    /// checkpoint intact: the run is paused there (``RunError`` `run.storage`). A store that
+    /// cannot be reached, or a hold that was taken over (``StoreError/isWorkerSide``), says
+    /// nothing about the run: nothing is recorded for it (it goes back to the queue, or its
+    /// lease runs out) and the store error is rethrown. Any other error marks the run failed,
+    /// with the error.
+    public func perform(shouldStop: () -> Bool = { false },
+                        _ work: (_ stop: () -> Bool) throws -> RunOutcome) throws -> RunOutcome {
         defer { lock.release() }
         do {
-            return try work()
+            let lock = self.lock
+            return try withoutActuallyEscaping(shouldStop) { requested in try work { requested() || lock.isLost } }
         } catch let error as StoreError where error.code == .diskFull || (error.sqliteCode ?? 0) & 0xFF == 10 {
             try? store.setStatus(runID: runID, .paused, error: error.message)
             throw RunError.storage(runID, error.message)
+        } catch let error as StoreError where error.isWorkerSide {
+            throw error
         } catch {
             try? store.setStatus(runID: runID, .failed, error: "\(error)")
             throw error
         }
     }
+
+    /// Whether the run's hold was taken away (a lease another worker took over): the run must
+    /// stop, writing nothing more.
+    public var holdLost: Bool { lock.isLost }
 
     /// Starts counting the checkpoint interval at `position` (stream tokens processed).
     public func startInterval(at position: Int) {
@@ -190,6 +205,7 @@ public final class RunLifecycle {
     /// - Returns: the blob bytes written.
     @discardableResult
     public func commit(_ write: CheckpointWrite, status: RunStatus, position: Int) throws -> Int {
+        if lock.isLost { throw StoreError.holdLost(runID: runID, path: store.location) }
         try store.writeCheckpoint(write)
         if status != .running { try store.setStatus(runID: runID, status) }
         // What the checkpoint allocated and freed (SQLite's pages, encoders) goes back now, so
@@ -236,6 +252,7 @@ public final class RunLifecycle {
     /// Marks the run completed (after its final checkpoint); its K/V blocks go unless the
     /// configuration keeps them.
     public func complete() throws {
+        if lock.isLost { throw StoreError.holdLost(runID: runID, path: store.location) }
         try store.complete(runID: runID, keepCache: keepsCache)
     }
 }

@@ -133,7 +133,7 @@ public final class ScoreRun {
     /// (then a final checkpoint is written and the run is marked paused).
     /// The run's lock is released when this returns: the object has done its work.
     public func run(shouldStop: () -> Bool = { false }, progress: (RunProgressReport) -> Void = { _ in }) throws -> RunOutcome {
-        try lifecycle.perform { try loop(shouldStop: shouldStop, progress: progress) }
+        try lifecycle.perform(shouldStop: shouldStop) { stop in try loop(shouldStop: stop, progress: progress) }
     }
 
     private func loop(shouldStop: () -> Bool, progress: (RunProgressReport) -> Void) throws -> RunOutcome {
@@ -141,6 +141,8 @@ public final class ScoreRun {
         lifecycle.startInterval(at: state.scored)
         while true {
             if shouldStop() {
+                // A hold taken away: stop here, writing nothing (another worker has the run).
+                if lifecycle.holdLost { throw StoreError.holdLost(runID: runID, path: store.location) }
                 try checkpoint(status: .paused)
                 return .paused
             }

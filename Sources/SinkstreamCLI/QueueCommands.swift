@@ -82,7 +82,10 @@ struct WorkerCommand: ParsableCommand {
         a lease that a heartbeat renews every third of --lease-timeout, fetches the document from \
         the database (kept under the data folder by SHA-256), checkpoints into the database and \
         marks the run completed. A run that fails on --max-failures attempts in a row is marked \
-        failed with its error. SIGTERM or Ctrl-C: a final checkpoint, the lease is given back, \
+        failed with its error. Only the run's own errors count (its document, its checkpoint, \
+        the engine on it): a problem of this worker (its model, its disk) gives the run back \
+        uncounted and stops the worker with the fix, and a lost connection or lease is never \
+        counted: the worker backs off and carries on. SIGTERM or Ctrl-C: a final checkpoint, the lease is given back, \
         exit 130. A worker killed outright loses its lease after --lease-timeout; another worker \
         continues the run from its last checkpoint, bit-identically.
 
@@ -94,7 +97,7 @@ struct WorkerCommand: ParsableCommand {
           sinkstream worker --db "$SINKSTREAM_DB" --max-runs 10 --idle-exit 60
         """)
 
-    @Option(help: "Stop after this many runs (default: no limit).")
+    @Option(help: "Stop after this many completed runs (failed attempts do not count; default: no limit).")
     var maxRuns: Int?
 
     @Option(help: ArgumentHelp("Stop after this many seconds with nothing to claim (default: wait for work forever).", valueName: "seconds"))
@@ -133,50 +136,111 @@ struct WorkerCommand: ParsableCommand {
         let me = WorkerIdentity.current
         output.notice("worker \(me) on \(store.location) (lease \(leaseTimeout) s)")
         var models: [String: (model: LanguageModel, sha256: String)] = [:]
-        var finished = 0
+        var completed = 0, failed = 0
         var idleSince = Date()
         var backoff = poll
+        /// Waits before the next claim after a store problem, longer each time (up to 30 s).
+        func backOff(_ why: String) {
+            printError("worker \(me): \(why) Retrying in \(String(format: "%.1f", backoff)) s.")
+            Self.sleep(backoff)
+            backoff = min(backoff * 2, 30)
+        }
+        var cannotWork: InputError?
         while !Interruption.isRequested {
-            if let maxRuns, finished >= maxRuns { break }
+            if let maxRuns, completed >= maxRuns { break }
             let claim: Claim?
             do {
                 claim = try store.claim(worker: me, lease: leaseTimeout, batchID: batch)
-                backoff = poll
-            } catch let error as StoreError where error.code == .unreachable {
-                // The store already retried with backoff for its retry window; keep trying.
-                printError("worker \(me): \(error.message) Retrying in \(Int(backoff)) s.")
-                Self.sleep(backoff)
-                backoff = min(backoff * 2, 30)
+            } catch let error as StoreError where error.isTransient {
+                // The store already retried a lost connection for its retry window; keep trying.
+                backOff(error.message)
                 continue
             }
             guard let claim else {
+                backoff = poll
                 if let idleExit, Date().timeIntervalSince(idleSince) >= idleExit { break }
                 Self.sleep(poll)
                 continue
             }
-            let outcome = work(claim, store: store, me: me, models: &models)
-            if outcome == .paused { break }
-            finished += 1
+            var stop = false
+            switch work(claim, store: store, me: me, models: &models) {
+            case .completed:
+                completed += 1
+                backoff = poll
+            case .paused:
+                stop = true
+            case .failed:
+                failed += 1
+                backoff = poll
+            case .lost:
+                break
+            case .handedBack(let why):
+                backOff(why)
+            case .cannotWork(let error):
+                cannotWork = error
+                stop = true
+            }
+            if stop || Interruption.isRequested { break }
             idleSince = Date()
         }
         store.close()
+        let tally = "\(completed) runs completed, \(failed) failed attempts"
+        if let cannotWork {
+            printError("worker \(me): stopped after \(tally): this worker cannot work on the queue's runs.")
+            throw cannotWork
+        }
         if Interruption.isRequested {
-            output.notice("worker \(me): stopped on request after \(finished) runs (any run in progress was checkpointed and given back)")
+            output.notice("worker \(me): stopped on request after \(tally) (any run in progress was checkpointed and given back)")
             throw ExitCode(ExitStatus.paused.rawValue)
         }
-        output.notice("worker \(me): \(finished) runs done, exiting")
+        output.notice("worker \(me): \(tally), exiting")
     }
 
-    /// One claimed run: document, model, score. Errors are reported and recorded (the run goes
-    /// back to the queue or, after --max-failures, is failed); the worker carries on.
+    /// How one claimed run went.
+    enum Attempt {
+        case completed
+        /// Stopped on request (checkpointed, given back).
+        case paused
+        /// The run (its document, checkpoint or configuration) failed: counted against it.
+        case failed
+        /// A store problem (unreachable, busy, the lease taken over): nothing is counted
+        /// against the run; the worker backs off and carries on.
+        case handedBack(String)
+        /// The lease was taken over by another worker: it goes on with the run.
+        case lost
+        /// This worker cannot work on the run (its model, its disk, the run's kind): the run
+        /// was given back uncounted, and the worker stops with this error naming the fix.
+        case cannotWork(InputError)
+    }
+
+    /// A problem of this worker, not of the run: never counted against the run.
+    struct WorkerProblem: Error, CustomStringConvertible {
+        var error: InputError
+        var description: String { error.description }
+        init(_ text: String, status: ExitStatus) { error = InputError(text, status: status) }
+    }
+
+    /// One claimed run: document, model, score. Only an error of the run itself (its
+    /// document, its checkpoint, the engine on it) is recorded against it (it goes back to
+    /// the queue or, after --max-failures, is failed); a problem of this worker or of the
+    /// store gives it back uncounted.
     private func work(_ claim: Claim, store: PostgresStore, me: WorkerIdentity,
-                      models: inout [String: (model: LanguageModel, sha256: String)]) -> RunOutcome? {
+                      models: inout [String: (model: LanguageModel, sha256: String)]) -> Attempt {
         let id = claim.runID
+        /// Gives the run back to the queue without counting the attempt (a no-op when the
+        /// lease was already given back or lost).
+        func handBack() {
+            do {
+                try store.releaseLease(runID: id)
+            } catch {
+                printError("worker \(me): could not give run \(id) back (\(error)); its lease runs out in \(Int(leaseTimeout)) s.")
+            }
+        }
         let run: ScoreRun
         do {
             guard let record = try store.run(id: id) else { throw RunError.unknownRun(id) }
             guard record.task == .score else {
-                throw InputError("run \(id) is a \(record.task.rawValue) run; workers run score runs only.", status: .dataError)
+                throw WorkerProblem("run \(id) is a \(record.task.rawValue) run; this worker runs score runs only: run such runs with `sinkstream resume \(id)` or a newer worker.", status: .dataError)
             }
             let document = try localDocument(record, store: store)
             var modelOptions = options
@@ -186,18 +250,38 @@ struct WorkerCommand: ParsableCommand {
             }
             let key = (modelOptions.model ?? "") + "|" + modelOptions.precision.rawValue
             if models[key] == nil {
-                let model = try modelOptions.load(logger: options.makeLogger())
-                models[key] = (model, try FileDigest.sha256(path: model.path))
+                do {
+                    let model = try modelOptions.load(logger: options.makeLogger())
+                    models[key] = (model, try FileDigest.sha256(path: model.path))
+                } catch {
+                    throw WorkerProblem("this worker cannot load the model for run \(id) (\(error)); pass --model with the run's model (\(record.modelPath), SHA-256 \(record.modelSHA256)).", status: .unavailable)
+                }
             }
             let (model, sha) = models[key]!
+            guard sha == record.modelSHA256 else {
+                throw WorkerProblem("this worker's model \(model.path) has SHA-256 \(sha), but run \(id) needs \(record.modelSHA256) (submitted with \(record.modelPath)): pass --model with that model.", status: .unavailable)
+            }
             run = try ScoreRun.resume(runID: id, store: store, model: model, modelSHA256: sha,
                                       threads: options.threadCount, localDocument: document)
+        } catch let problem as WorkerProblem {
+            handBack()
+            printError("worker \(me): run \(id) (attempt \(claim.attempt)) given back uncounted: \(problem)")
+            return .cannotWork(problem.error)
+        } catch let error as StoreError where error.isWorkerSide || error.code == .runLocked {
+            handBack()
+            return .handedBack("run \(id) (attempt \(claim.attempt)) given back uncounted: \(error.message)")
         } catch {
             printError("worker \(me): run \(id) (attempt \(claim.attempt)) cannot start: \(error)")
-            if let final = try? store.fail(runID: id, error: "\(error)", maxFailures: maxFailures, token: claim.token), final {
-                printError("worker \(me): run \(id) failed \(maxFailures) times in a row; marked failed.")
+            do {
+                if try store.fail(runID: id, error: "\(error)", maxFailures: maxFailures, token: claim.token) {
+                    printError("worker \(me): run \(id) failed \(maxFailures) times in a row; marked failed.")
+                }
+            } catch let error as StoreError where error.isWorkerSide {
+                return .handedBack("could not record the failure of run \(id): \(error.message)")
+            } catch {
+                printError("worker \(me): could not record the failure of run \(id): \(error)")
             }
-            return nil
+            return .failed
         }
         output.notice("worker \(me): run \(id) (attempt \(claim.attempt)) \(claim.resumes ? "resumes at token \(run.scored)" : "starts")")
         let start = Date(), first = run.scored
@@ -207,11 +291,20 @@ struct WorkerCommand: ParsableCommand {
             let rate = Double(run.scored - first) / max(seconds, 1e-9)
             output.notice(String(format: "worker %@: run %@ %@ at token %d (%.1f tokens/s)", me.description, id,
                                  outcome == .paused ? "paused" : "completed", run.scored, rate))
-            return outcome
+            return outcome == .paused ? .paused : .completed
+        } catch let error as StoreError where error.code == .leaseLost {
+            // Another worker has the run now; nothing was written after the loss.
+            printError("worker \(me): run \(id) stopped at token \(run.scored): \(error.message)")
+            return .lost
+        } catch let error as StoreError where error.isWorkerSide {
+            // Nothing was recorded against the run; its lease was given back or runs out.
+            return .handedBack("run \(id) stopped at token \(run.scored), not counted as a failure: \(error.message)")
+        } catch let error as RunError where error.code == "run.storage" {
+            return .handedBack("\(error)")
         } catch {
-            // The lifecycle recorded the failed attempt (or the lease was lost: nothing to write).
+            // The lifecycle recorded the failed attempt against the run.
             printError("worker \(me): run \(id) stopped: \(error)")
-            return nil
+            return .failed
         }
     }
 
@@ -229,9 +322,9 @@ struct WorkerCommand: ParsableCommand {
             try data.write(to: URL(fileURLWithPath: partial))
             if rename(partial, path) != 0 { throw InputError("cannot rename \(partial) to \(path): \(String(cString: strerror(errno))).", status: .cannotCreate) }
         } catch let error as InputError {
-            throw error
+            throw WorkerProblem("\(error.description) This worker keeps the documents of its runs under \(dir): make it writable (or free space there), or set XDG_DATA_HOME to another folder.", status: .cannotCreate)
         } catch {
-            throw InputError("cannot keep the document of run \(record.id) under \(dir): \(error.localizedDescription).", status: .cannotCreate)
+            throw WorkerProblem("this worker cannot keep the document of run \(record.id) under \(dir) (\(error.localizedDescription)): make that folder writable (or free space there), or set XDG_DATA_HOME to another folder.", status: .cannotCreate)
         }
         return path
     }

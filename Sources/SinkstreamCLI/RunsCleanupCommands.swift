@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Pipeline
+import PostgresStore
 import Store
 
 /// A length of time such as `30m`, `12h`, `7d` or `2w` (also `45s`).
@@ -41,6 +42,7 @@ extension RunsCommand {
 
         func run() throws {
             guard storeOptions.exists else { throw RunError.unknownRun(runIDs[0]) }
+            if storeOptions.isPostgres { return try deletePostgres() }
             let store = try storeOptions.openSQLite(for: "runs delete")
             // Every id first: an unknown one deletes nothing.
             for id in runIDs where try store.run(id: id) == nil { throw RunError.unknownRun(id) }
@@ -52,6 +54,33 @@ extension RunsCommand {
             let compaction = try store.prune(PruneOptions(keepCache: true))
             print("freed \(ByteCount.format(freed)) of stored data" + PruneOutput.fileLine(before: before, report: compaction))
             if let skipped = compaction.vacuumSkipped { print("not vacuumed: \(skipped)") }
+        }
+
+        /// On PostgreSQL: every id must exist and no live worker may hold one of the runs,
+        /// else nothing is deleted; the server reclaims the space itself (autovacuum).
+        private func deletePostgres() throws {
+            let store = try storeOptions.openPostgres(for: "runs delete")
+            defer { store.close() }
+            var records: [RunRecord] = []
+            for id in runIDs {
+                guard let record = try store.run(id: id) else { throw RunError.unknownRun(id) }
+                records.append(record)
+            }
+            for record in records {
+                let run = store.stateAndHolder(of: record)
+                if run.state == .running {
+                    let who = (run.holderHost.map { $0 + ":" } ?? "") + (run.holderPID.map(String.init) ?? "?")
+                    throw StoreError(
+                        code: .runLocked, path: store.location,
+                        message: "Run \(record.id) in \(store.location) is held by worker \(who) (its lease is live); nothing was deleted. Stop that worker or wait for the run to finish.",
+                        runID: record.id, holderPID: run.holderPID)
+                }
+            }
+            for record in records {
+                try store.deleteRun(id: record.id)
+                print("deleted run \(record.id)")
+            }
+            print("deleted \(records.count) run\(records.count == 1 ? "" : "s") from \(store.location); PostgreSQL reclaims the space itself (autovacuum).")
         }
     }
 
@@ -98,12 +127,49 @@ extension RunsCommand {
                 print("nothing to prune: there is no run store at \(storeOptions.path).")
                 return
             }
+            if storeOptions.isPostgres { return try prunePostgres() }
             let store = try storeOptions.openSQLite(readOnly: dryRun, for: "runs prune")
             let options = PruneOptions(
                 deleteCompleted: completed, completedBefore: olderThan.map { Date().addingTimeInterval(-$0.seconds) },
                 keepCache: keepCache, dryRun: dryRun)
             let report = try store.prune(options)
             print(PruneOutput.render(report, path: store.path), terminator: "")
+        }
+
+        /// On PostgreSQL: deletes the completed runs --completed (and --older-than) select,
+        /// skipping any a live worker holds. A completed run's K/V cache is already dropped
+        /// when it completes (unless it was started with --keep-cache).
+        private func prunePostgres() throws {
+            let store = try storeOptions.openPostgres(readOnly: dryRun, for: "runs prune")
+            defer { store.close() }
+            let would = dryRun ? "would " : ""
+            let all = try store.runs(task: nil, state: nil, batchID: nil)
+            let unfinished = all.filter { $0.state != .completed }.count
+            var out = ""
+            if completed {
+                let before = olderThan.map { Date().addingTimeInterval(-$0.seconds) }
+                let chosen = all.filter { run in
+                    run.state == .completed && before.map { (run.record.completedAt ?? .distantFuture) < $0 } ?? true
+                }
+                var deleted: [String] = []
+                for run in chosen {
+                    if !dryRun { try store.deleteRun(id: run.record.id) }
+                    deleted.append(run.record.id)
+                }
+                out += deleted.isEmpty ? "no completed run to prune\n"
+                    : "\(would)delete \(deleted.count) completed run\(deleted.count == 1 ? "" : "s"): \(deleted.joined(separator: ", "))\n"
+            } else {
+                out += "nothing to drop: on PostgreSQL a completed run's K/V cache is dropped when it completes (unless it ran with --keep-cache); --completed deletes completed runs\n"
+            }
+            if !keepCache, !completed, all.contains(where: { $0.state == .completed && (try? JSONDecoder().decode(ScoreConfiguration.self, from: Data($0.record.config.utf8)))?.keepsCache == true }) {
+                out += "runs completed with --keep-cache keep their K/V cache on PostgreSQL; `sinkstream runs delete` removes such a run\n"
+            }
+            if unfinished > 0 {
+                out += "kept \(unfinished) unfinished run\(unfinished == 1 ? "" : "s") (queued, running, interrupted, paused or failed: they can still go on)\n"
+            }
+            out += "\(store.location): PostgreSQL reclaims the space itself (autovacuum)\n"
+            if dryRun { out += "dry run: nothing was changed.\n" }
+            print(out, terminator: "")
         }
     }
 }

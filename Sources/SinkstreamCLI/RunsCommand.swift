@@ -15,7 +15,8 @@ struct RunsCommand: ParsableCommand {
         abstract: "List stored runs, show one, delete runs or prune the store.",
         discussion: """
         A run's status is what it is doing now: running (a live process holds it), interrupted \
-        (its process died; `sinkstream resume` continues it), paused, failed or completed.
+        (its process died; `sinkstream resume` continues it), paused, failed or completed; on \
+        PostgreSQL also queued (submitted, waiting for a worker).
 
         Examples:
           sinkstream runs
@@ -34,7 +35,7 @@ struct RunsCommand: ParsableCommand {
         @Option(help: "table, json or csv.")
         var format: OutputFormat = .table
 
-        @Option(help: "Only runs in this status (\(RunState.allCases.map(\.rawValue).joined(separator: ", "))).")
+        @Option(help: "Only runs in this status (\(RunState.allCases.map(\.rawValue).joined(separator: ", ")); on PostgreSQL also queued: waiting for a worker).")
         var status: String?
 
         @Option(help: ArgumentHelp("Only the runs of this batch; on a PostgreSQL store, with each run's worker, attempts and throughput, and a summary line with the ETA.", valueName: "id"))
@@ -43,9 +44,9 @@ struct RunsCommand: ParsableCommand {
         @OptionGroup var storeOptions: StoreOptions
 
         func validate() throws {
-            if let status, RunState(rawValue: status) == nil {
+            if let status, RunState(rawValue: status) == nil, status != RunListing.queued {
                 throw ValidationError(
-                    "There is no run status '\(status)'; please give --status one of: \(RunState.allCases.map(\.rawValue).joined(separator: ", ")).")
+                    "There is no run status '\(status)'; please give --status one of: \((RunState.allCases.map(\.rawValue) + [RunListing.queued]).joined(separator: ", ")).")
             }
         }
 
@@ -63,7 +64,16 @@ struct RunsCommand: ParsableCommand {
                 print(view.render(format: format), terminator: "")
                 return
             }
+            if let pg = store as? PostgresStore {
+                // Runs waiting in the queue are shown (and filtered) as queued, not interrupted.
+                let queued = try RunListing.queuedRuns(pg, batchID: batch)
+                let runs = try store.runs(task: nil, state: nil, batchID: batch)
+                    .filter { status == nil || RunListing.state($0, queued: queued) == status }
+                print(RunListing.render(runs, sizes: nil, format: format, queued: queued), terminator: "")
+                return
+            }
             let runs = try store.runs(task: nil, state: status.flatMap(RunState.init(rawValue:)), batchID: batch)
+                .filter { _ in status != RunListing.queued }  // nothing waits in a queue on SQLite
             let sizes = try (store as? RunStore)?.storedSizes() ?? [:]
             print(RunListing.render(runs, sizes: sizes, format: format), terminator: "")
         }
@@ -85,13 +95,15 @@ struct RunsCommand: ParsableCommand {
             let store = try storeOptions.open(readOnly: true)
             guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
             let run = store.stateAndHolder(of: record)
-            let size = try (store as? RunStore)?.storedSize(runID: runID) ?? RunStoredSize()
+            // The stored size is known on SQLite only (nil: shown as "—").
+            let size = try (store as? RunStore)?.storedSize(runID: runID)
+            let queued = try (store as? PostgresStore).map { try RunListing.queuedRuns($0, batchID: record.batchID) } ?? [:]
             if format != .table {
-                print(RunListing.render([run], sizes: [runID: size], format: format), terminator: "")
+                print(RunListing.render([run], sizes: size.map { [runID: $0] }, format: format, queued: queued), terminator: "")
                 return
             }
             let checkpoint = try store.latestCheckpoint(runID: runID)
-            for (key, value) in RunListing.fields(run, size: size) { print(RunListing.field(key, value)) }
+            for (key, value) in RunListing.fields(run, size: size, queued: queued) { print(RunListing.field(key, value)) }
             if let checkpoint {
                 print(RunListing.field("checkpoint", "#\(checkpoint.sequence) at token \(checkpoint.tokenIndex), byte \(checkpoint.byteOffset), \(RunListing.date(checkpoint.createdAt))"))
             }
@@ -121,8 +133,30 @@ enum RunListing {
         (key + ":").padding(toLength: 17, withPad: " ", startingAt: 0) + value
     }
 
+    /// The state a PostgreSQL run waiting in the queue is shown in.
+    static let queued = "queued"
+
+    /// The runs waiting in a PostgreSQL store's queue for a worker (of a batch, or all), with
+    /// their attempts so far. Such a run is stored as running (or paused, when a worker gave
+    /// it back) with nobody holding it, which alone would read as "interrupted".
+    static func queuedRuns(_ store: PostgresStore, batchID: String?) throws -> [String: Int] {
+        Dictionary(try store.queueEntries(batchID: batchID).filter { $0.state == .queued }.map { ($0.runID, $0.attempts) },
+                   uniquingKeysWith: { a, _ in a })
+    }
+
+    /// The state shown for a run: its derived state, or `queued` for a run waiting in the queue.
+    static func state(_ run: RunWithState, queued: [String: Int]) -> String {
+        if run.state != .running, run.state != .completed, queued[run.record.id] != nil { return Self.queued }
+        return run.state.rawValue
+    }
+
     /// The state with what it means for the user.
-    static func describe(_ run: RunWithState) -> String {
+    static func describe(_ run: RunWithState, queued: [String: Int] = [:]) -> String {
+        if state(run, queued: queued) == Self.queued {
+            let attempts = queued[run.record.id] ?? 0
+            return "queued for workers (" + (attempts == 0 ? "not claimed yet" : "\(attempts) attempt\(attempts == 1 ? "" : "s") so far")
+                + (run.record.batchID.map { "; `sinkstream runs --batch \($0)` follows its batch" } ?? "") + ")"
+        }
         switch run.state {
         case .running:
             return "running (process \(run.holderHost.map { $0 + ":" } ?? "")\(run.holderPID.map(String.init) ?? "?"))"
@@ -137,11 +171,16 @@ enum RunListing {
         }
     }
 
-    static func fields(_ run: RunWithState, size: RunStoredSize) -> [(String, String)] {
+    static func fields(_ run: RunWithState, size: RunStoredSize?, queued: [String: Int] = [:]) -> [(String, String)] {
         let r = run.record
         let coverage = StoredRun.coverage(r)
+        var stored = "—"
+        if let size {
+            stored = ByteCount.format(size.total)
+            if size.kvCache > 0 { stored += " (K/V cache \(ByteCount.format(size.kvCache)))" }
+        }
         return [
-            ("id", r.id), ("status", describe(run)), ("task", r.task.rawValue), ("document", r.documentPath),
+            ("id", r.id), ("status", describe(run, queued: queued)), ("task", r.task.rawValue), ("document", r.documentPath),
             ("mode", r.mode), ("tokens", String(r.tokens)), ("bytes", "\(r.bytes)/\(r.documentSize)"),
             ("done", coverage.label + (coverage.limited && r.status == .completed
                 ? ", stopped by --tokens \(coverage.tokenLimit.map(String.init) ?? "")" : "")),
@@ -149,25 +188,29 @@ enum RunListing {
             ("created", date(r.createdAt)), ("last checkpoint", date(r.lastCheckpointAt)),
             ("completed", date(r.completedAt)),
             ("model", r.modelPath),
-            ("stored", ByteCount.format(size.total) + (size.kvCache > 0 ? " (K/V cache \(ByteCount.format(size.kvCache)))" : "")),
+            ("stored", stored),
         ].filter { !$0.1.isEmpty || $0.0 == "perplexity" }
     }
 
-    static func render(_ runs: [RunWithState], sizes: [String: RunStoredSize], format: OutputFormat) -> String {
+    /// `sizes`: the stored size of each run, or nil when the store cannot tell (PostgreSQL):
+    /// then "—" in tables, null in JSON, empty in CSV.
+    static func render(_ runs: [RunWithState], sizes: [String: RunStoredSize]?, format: OutputFormat,
+                       queued: [String: Int] = [:]) -> String {
         switch format {
         case .json:
             let objects: [[String: Any]] = runs.map { run in
                 let r = run.record
-                let size = sizes[r.id] ?? RunStoredSize()
+                let size = sizes.map { $0[r.id] ?? RunStoredSize() }
                 let coverage = StoredRun.coverage(r)
                 var o: [String: Any] = [
-                    "id": r.id, "status": run.state.rawValue, "stored_status": r.status.rawValue,
+                    "id": r.id, "status": state(run, queued: queued), "stored_status": r.status.rawValue,
                     "task": r.task.rawValue, "document": r.documentPath,
                     "document_sha256": r.documentSHA256, "document_size": r.documentSize, "mode": r.mode,
                     "tokens": r.tokens, "bytes": r.bytes, "model": r.modelPath, "created_at": date(r.createdAt),
-                    "updated_at": date(r.updatedAt), "stored_bytes": size.total, "kv_cache_bytes": size.kvCache,
-                    "limited_by_tokens": coverage.limited,
+                    "updated_at": date(r.updatedAt), "limited_by_tokens": coverage.limited,
                 ]
+                o["stored_bytes"] = size.map { $0.total } ?? NSNull()
+                o["kv_cache_bytes"] = size.map { $0.kvCache } ?? NSNull()
                 o["done"] = coverage.fraction ?? NSNull()
                 o["token_limit"] = coverage.tokenLimit ?? NSNull()
                 o["holder_pid"] = run.holderPID.map { Int($0) } ?? NSNull()
@@ -184,9 +227,9 @@ enum RunListing {
             var out = "id,status,task,document,mode,tokens,bytes,document_size,perplexity,last_checkpoint_at,done,stored_bytes\n"
             for run in runs {
                 let r = run.record
-                let cells = [r.id, run.state.rawValue, r.task.rawValue, r.documentPath, r.mode, String(r.tokens), String(r.bytes),
+                let cells = [r.id, state(run, queued: queued), r.task.rawValue, r.documentPath, r.mode, String(r.tokens), String(r.bytes),
                              String(r.documentSize), r.perplexitySoFar.map { String($0) } ?? "", date(r.lastCheckpointAt),
-                             StoredRun.coverage(r).label, String(sizes[r.id]?.total ?? 0)]
+                             StoredRun.coverage(r).label, sizes.map { String($0[r.id]?.total ?? 0) } ?? ""]
                 out += cells.map(csvQuote).joined(separator: ",") + "\n"
             }
             return out
@@ -195,9 +238,9 @@ enum RunListing {
             let header = ["ID", "TASK", "STATUS", "MODE", "TOKENS", "DONE", "PPL", "STORED", "CHECKPOINT", "DOCUMENT"]
             let rows = runs.map { run -> [String] in
                 let r = run.record
-                return [r.id, r.task.rawValue, run.state.rawValue, r.mode, String(r.tokens), StoredRun.coverage(r).label,
+                return [r.id, r.task.rawValue, state(run, queued: queued), r.mode, String(r.tokens), StoredRun.coverage(r).label,
                         r.perplexitySoFar.map { String(format: "%.3f", $0) } ?? "",
-                        ByteCount.format(sizes[r.id]?.total ?? 0), date(r.lastCheckpointAt),
+                        sizes.map { ByteCount.format($0[r.id]?.total ?? 0) } ?? "—", date(r.lastCheckpointAt),
                         (r.documentPath as NSString).lastPathComponent]
             }
             var widths = header.map(\.count)

@@ -58,6 +58,32 @@ public protocol RunHold: AnyObject, Sendable {
     var isLost: Bool { get }
 }
 
+extension StoreError {
+    /// The hold on a run was taken away (``RunHold/isLost``): the holder stops, writing nothing.
+    public static func holdLost(runID: String, path: String) -> StoreError {
+        StoreError(code: .leaseLost, path: path,
+                   message: "This worker's lease on run \(runID) in \(path) was taken over by another worker (it missed its heartbeats); it stops without writing.",
+                   runID: runID)
+    }
+
+    /// Whether the error is about the store or this process's hold, not about the run: the
+    /// server cannot be reached, the hold was taken over, the store stayed busy or asked for a
+    /// retry (``isTransient``). Such an error is never recorded as the run's failure.
+    public var isWorkerSide: Bool { code == .leaseLost || isTransient }
+
+    /// Whether trying again later may succeed: the server cannot be reached, the store stayed
+    /// busy (too many connections, a lock), or PostgreSQL aborted the transaction for a retry
+    /// (deadlock 40P01, serialization failure 40001, lock timeout 55P03).
+    public var isTransient: Bool {
+        switch code {
+        case .unreachable, .busy: return true
+        // The PostgreSQL store reports these as `.postgres` with the SQLSTATE in its message.
+        case .postgres: return ["40P01", "40001", "55P03"].contains { message.contains("SQLSTATE \($0)") }
+        default: return false
+        }
+    }
+}
+
 extension RunLock: RunHold {
     /// A lock file is never taken away while its process lives.
     public var isLost: Bool { false }

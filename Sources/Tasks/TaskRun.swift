@@ -149,7 +149,9 @@ public final class TaskRun {
     /// checkpoint is written and the run is marked paused). The run's lock is released when
     /// this returns.
     public func run(shouldStop: () -> Bool = { false }, progress: (TaskProgress) -> Void = { _ in }) throws -> RunOutcome {
-        try lifecycle.perform { try loop(shouldStop: shouldStop, progress: progress) }
+        // The lifecycle adds "the hold was taken away" to the stop condition; the paused
+        // checkpoint it then tries is refused before anything is written.
+        try lifecycle.perform(shouldStop: shouldStop) { stop in try loop(shouldStop: stop, progress: progress) }
     }
 
     private func loop(shouldStop: () -> Bool, progress: (TaskProgress) -> Void) throws -> RunOutcome {

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Locates the project's fixtures and the real default model for tests.
@@ -79,11 +82,19 @@ extension Fixtures {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
+    /// How long ``run(_:_:environment:input:timeout:)`` lets a command run by default.
+    public static let defaultCommandTimeout: TimeInterval = 600
+
     /// Runs a command and returns its exit status, standard output and standard error.
+    ///
+    /// - Parameters:
+    ///   - input: bytes written to the command's standard input (then closed).
+    ///   - timeout: a command still running after this many seconds is killed (SIGKILL) and
+    ///     the call throws ``CommandTimedOut``, so that a hung command fails its test instead of
+    ///     hanging the test run (Swift Testing's time limits cannot stop a blocked thread).
     @discardableResult
-    /// - Parameter input: bytes written to the command's standard input (then closed).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                           input: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+                           input: Data? = nil, timeout: TimeInterval = defaultCommandTimeout) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -95,6 +106,8 @@ extension Fixtures {
         process.standardError = err
         let stdin = input.map { _ in Pipe() }
         if let stdin { process.standardInput = stdin }
+        let exited = DispatchSemaphore(value: 0)
+        process.terminationHandler = { _ in exited.signal() }
         try process.run()
         if let stdin, let input {
             // Written from another thread so a command that reads slowly cannot deadlock us.
@@ -104,20 +117,39 @@ extension Fixtures {
                 try? writer.close()
             }
         }
-        // Standard error is drained on another thread: a command that writes much of it (progress
-        // lines) would otherwise block on a full pipe while we wait for standard output.
-        let errors = ErrorDrain(err.fileHandleForReading)
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let e = errors.wait()
-        process.waitUntilExit()
+        // Both pipes are drained on threads of their own: a command that writes much of one
+        // would otherwise block on a full pipe while we wait for the other, or for its exit.
+        let outputs = PipeDrain(out.fileHandleForReading)
+        let errors = PipeDrain(err.fileHandleForReading)
+        let command = ([executable] + arguments).joined(separator: " ")
+        if exited.wait(timeout: .now() + timeout) == .timedOut {
+            kill(process.processIdentifier, SIGKILL)
+            _ = exited.wait(timeout: .now() + 10)
+            let partial = errors.wait(seconds: 2).map { String(decoding: $0, as: UTF8.self) } ?? ""
+            throw CommandTimedOut(command: command, seconds: timeout, stderr: partial)
+        }
+        // A child the command left behind may still hold the pipes open; do not wait for it forever.
+        guard let o = outputs.wait(seconds: 30), let e = errors.wait(seconds: 30) else {
+            throw CommandTimedOut(command: command, seconds: timeout, stderr: "(it exited, but something it started kept its output open)")
+        }
         return (process.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
     }
 }
 
+/// A command that ``Fixtures/run(_:_:environment:input:timeout:)`` had to kill.
+public struct CommandTimedOut: Error, CustomStringConvertible {
+    public var command: String
+    public var seconds: TimeInterval
+    public var stderr: String
+    public var description: String {
+        "`\(command)` did not finish within \(Int(seconds)) s and was killed (SIGKILL); its standard error so far:\n\(stderr)"
+    }
+}
+
 /// Reads a pipe to its end on a thread of its own.
-private final class ErrorDrain: @unchecked Sendable {
+private final class PipeDrain: @unchecked Sendable {
     // @unchecked Sendable: `data` is written by the reading thread before it signals `done`
-    // and read only after `wait()` has seen the signal.
+    // and read only after `wait` has seen the signal.
     private var data = Data()
     private let done = DispatchSemaphore(value: 0)
 
@@ -128,8 +160,8 @@ private final class ErrorDrain: @unchecked Sendable {
         }
     }
 
-    func wait() -> Data {
-        done.wait()
-        return data
+    /// The bytes read, or nil when the pipe is still open after `seconds`.
+    func wait(seconds: TimeInterval) -> Data? {
+        done.wait(timeout: .now() + seconds) == .success ? data : nil
     }
 }

@@ -33,7 +33,11 @@ public enum TestPostgres {
     @discardableResult
     public static func psql(_ url: String, _ sql: String) throws -> String {
         let libpqURL = url.replacingOccurrences(of: "postgres://", with: "postgresql://")
-        let result = try Fixtures.run(try binary("psql"), [libpqURL, "-v", "ON_ERROR_STOP=1", "-qAtc", sql])
+        // Bounded everywhere: connecting (a server that accepts and then stalls), each
+        // statement, and the whole command.
+        let result = try Fixtures.run(try binary("psql"), [libpqURL, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                                      environment: ["PGCONNECT_TIMEOUT": "5", "PGOPTIONS": "-c statement_timeout=60000"],
+                                      timeout: 90)
         guard result.status == 0 else { throw Failure(message: "psql failed: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -50,6 +54,7 @@ public enum TestPostgres {
     public struct Failure: Error, CustomStringConvertible {
         public var message: String
         public var description: String { message }
+        public init(message: String) { self.message = message }
     }
 
     /// The cluster's directory when this process started one.
