@@ -117,11 +117,11 @@ extension PostgresStore {
             let (heartbeat, lease) = takeClaimHeartbeat(runID: runID)
             return LeaseHold(store: self, runID: runID, lease: lease ?? leaseLength, direct: false, heartbeat: heartbeat)
         }
+        // A claimed run whose lease was taken over before it was held: not to be taken back.
+        if isFenced(runID: runID) { throw leaseLost(runID) }
         let worker = WorkerIdentity.current
         let lease = leaseLength
-        var tries = 0
-        let (token, direct): (Int64, Bool) = try transaction("take run \(runID)", runID: runID) { connection in
-            tries += 1
+        let (token, direct): (Int64, Bool) = try transaction("take run \(runID)", runID: runID, knowingDoubt: { connection, inDoubt in
             // Twice at most: a concurrent direct hold may insert the queue row between our
             // SELECT (which then locked nothing) and our INSERT; the second pass waits for its
             // lock and reports it as the live holder.
@@ -137,13 +137,19 @@ extension PostgresStore {
                     let submitted = try row[4].decode(Bool.self)
                     if state == "claimed" && live {
                         // A retry after a COMMIT whose answer was lost finds our own lease.
-                        if tries > 1, host == worker.host, pid == worker.pid {
+                        if inDoubt, host == worker.host, pid == worker.pid {
                             return (try row[5].decode(Int64.self), !submitted)
                         }
                         throw StoreError(
                             code: .runLocked, path: location,
                             message: "Run \(runID) in \(location) is held by worker \(host ?? "?"):\(pid.map(String.init) ?? "?") (its lease is live); wait for it to finish or stop that worker first.",
                             runID: runID, holderPID: pid)
+                    }
+                    if state == "done" {
+                        // Completed by a worker since the caller read the run's status.
+                        throw StoreError(code: .runLocked, path: location,
+                                         message: "Run \(runID) in \(location) was completed by a worker a moment ago; there is nothing left to resume.",
+                                         runID: runID)
                     }
                     let updated = try query(connection, """
                         UPDATE queue SET state = 'claimed', attempts = attempts + 1, leaseToken = leaseToken + 1,
@@ -165,7 +171,7 @@ extension PostgresStore {
             throw StoreError(code: .runLocked, path: location,
                              message: "Run \(runID) in \(location) is being taken by another process at this moment; try again.",
                              runID: runID)
-        }
+        })
         setLease(runID: runID, token: token)
         return LeaseHold(store: self, runID: runID, lease: lease, direct: direct)
     }

@@ -112,34 +112,37 @@ extension PostgresStore {
     ///
     /// Taking over a run whose lease ran out counts a failed attempt: its worker crashed or lost
     /// the server during that attempt (a SIGTERM hand-back, ``releaseLease(runID:direct:)``, is
-    /// not counted). When that makes `maxFailures` failures in a row, the run is failed for good
+    /// not counted, nor a lease last renewed before the server (re)started: the outage's doing;
+    /// a network partition longer than the lease is counted). When that makes `maxFailures` failures in a row, the run is failed for good
     /// with an error naming the worker and the attempt, and the next claimable run is taken
     /// instead; so a document that crashes every worker that takes it stops after
     /// `maxFailures` crashes.
     ///
-    /// A retry after a COMMIT whose answer was lost first adopts a run this worker (host and
-    /// pid) holds a live lease on whose token this store does not know: the claim that did commit.
+    /// A retry after a COMMIT whose answer was lost (and only then: host and pid may repeat
+    /// across containers) first adopts a run this worker (host and pid) holds a live lease on
+    /// whose token this store does not know: the claim that did commit.
     /// - Returns: nil when nothing is claimable.
     public func claim(worker: WorkerIdentity, lease: TimeInterval, batchID: String? = nil) throws -> Claim? {
         let maxFailures = self.maxFailures
         let known = knownLeases()
-        var tries = 0
-        let claim: Claim? = try transaction("claim a run") { connection in
-            tries += 1
-            if tries > 1, let adopted = try adoptClaim(connection, worker: worker, lease: lease, batchID: batchID, known: known) {
+        let claim: Claim? = try transaction("claim a run", knowingDoubt: { connection, inDoubt in
+            if inDoubt, let adopted = try adoptClaim(connection, worker: worker, lease: lease, batchID: batchID, known: known) {
                 return adopted
             }
             // Each pass claims a row or fails one for good (which no later pass selects again).
             while true {
                 let rows = try query(connection, """
-                    SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID FROM queue q JOIN run r ON r.id = q.runID
+                    SELECT q.runID, q.state, q.attempts, q.failures, q.workerHost, q.workerPID,
+                        COALESCE(q.heartbeatAt > pg_postmaster_start_time(), true) FROM queue q JOIN run r ON r.id = q.runID
                     WHERE (q.state = 'queued' OR (q.state = 'claimed' AND q.leaseUntil < now())) AND q.submitted
                       AND (\(batchID)::text IS NULL OR r.batchID = \(batchID))
                     ORDER BY q.seq LIMIT 1 FOR UPDATE OF q SKIP LOCKED
                     """)
                 guard let row = rows.first else { return nil }
                 let runID = try row[0].decode(String.self)
-                let crashed = try row[1].decode(String.self) == "claimed"
+                // A lease that ran out while the server was down (its last renewal came before
+                // the server started) is the outage's doing, not the attempt's: not counted.
+                let crashed = try row[1].decode(String.self) == "claimed" && (try row[6].decode(Bool.self))
                 if crashed {
                     let attempt = try row[2].decode(Int32.self)
                     let failures = Int(try row[3].decode(Int32.self)) + 1
@@ -168,7 +171,7 @@ extension PostgresStore {
                 try query(connection, "UPDATE run SET status = 'running', updatedAt = now() WHERE id = \(runID) AND status <> 'completed'")
                 return Claim(runID: runID, token: try claimed[0].decode(Int64.self), attempt: Int(try claimed[1].decode(Int32.self)), resumes: resumes)
             }
-        }
+        })
         if let claim {
             setLease(runID: claim.runID, token: claim.token)
             startClaimHeartbeat(runID: claim.runID, lease: lease)

@@ -132,6 +132,15 @@ extension PostgresStore: RunStoring {
                     lastCheckpointAt = \(now), updatedAt = \(now) WHERE id = \(c.runID)
                 """)
             if let delay, delay > 0 { usleep(UInt32(min(delay, 3600) * 1_000_000)) }
+            if let token {
+                // The checkpoint renews the lease (same length, counted from now): a heartbeat
+                // renewal waits behind this transaction's lock on the queue row, and a long
+                // checkpoint must not leave it a lease that is about to run out.
+                try query(connection, """
+                    UPDATE queue SET leaseUntil = clock_timestamp() + (leaseUntil - heartbeatAt), heartbeatAt = clock_timestamp()
+                    WHERE runID = \(c.runID) AND leaseToken = \(token) AND leaseUntil IS NOT NULL AND heartbeatAt IS NOT NULL
+                    """)
+            }
         }
     }
 

@@ -209,10 +209,21 @@ public final class PostgresStore: @unchecked Sendable {
 
     /// Runs `body` in one transaction (`BEGIN` … `COMMIT`, rolled back if it throws).
     func transaction<T>(_ operation: String, runID: String? = nil, _ body: (PostgresConnection) throws -> T) throws -> T {
-        try withConnection(operation, runID: runID) { connection in
+        try transaction(operation, runID: runID, knowingDoubt: { connection, _ in try body(connection) })
+    }
+
+    /// ``transaction(_:runID:_:)``, telling `body` whether an earlier try of this transaction
+    /// may have committed: its COMMIT was sent and no answer came (the connection was lost at
+    /// that moment). Only then may a retry adopt what that try left (a lease of this worker); a
+    /// try that failed earlier committed nothing.
+    func transaction<T>(_ operation: String, runID: String? = nil,
+                        knowingDoubt body: (PostgresConnection, _ earlierCommitInDoubt: Bool) throws -> T) throws -> T {
+        var inDoubt = false
+        return try withConnection(operation, runID: runID) { connection in
             try waitFor(connection.query("BEGIN", logger: logger), on: connection)
             do {
-                let result = try body(connection)
+                let result = try body(connection, inDoubt)
+                inDoubt = true
                 try waitFor(connection.query("COMMIT", logger: logger), on: connection)
                 if takeLostCommitAnswer() { throw ConnectionLost(timedOut: true) }
                 return result
@@ -338,6 +349,10 @@ public final class PostgresStore: @unchecked Sendable {
                     return StoreError(code: .unreachable, path: at, message: "The PostgreSQL server at \(at) closed the connection while trying to \(operation) (\(message)); it is retried with backoff.", runID: runID)
                 case "40P01", "40001", "55P03":
                     return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) rolled back the transaction to \(operation) (\(message), SQLSTATE \(state)) \(Self.maxTransientTries) times in a row; other workers hold the same rows. Try again, or run fewer workers.", runID: runID)
+                case "57014":
+                    // statement_timeout: a statement slower than the client waits for (a large
+                    // transfer on a slow link) is the link's doing, not the run's.
+                    return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) cancelled a statement to \(operation) after the statement timeout (\(message)); the link or the server is too slow for it. Try again.", runID: runID)
                 case "53300":
                     return StoreError(code: .busy, path: at, message: "The PostgreSQL server at \(at) has too many connections (\(message)); raise max_connections or run fewer workers.", runID: runID)
                 default:

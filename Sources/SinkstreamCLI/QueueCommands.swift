@@ -277,8 +277,12 @@ struct WorkerCommand: ParsableCommand {
                     printError("worker \(me): run \(id) failed \(maxFailures) times in a row; marked failed.")
                 }
             } catch let error as StoreError where error.isWorkerSide {
+                // Whatever the failure left held is given up (a no-op once `fail` cleared it),
+                // or the claim's heartbeat would keep renewing the lease.
+                handBack()
                 return .handedBack("could not record the failure of run \(id): \(error.message)")
             } catch {
+                handBack()
                 printError("worker \(me): could not record the failure of run \(id): \(error)")
             }
             return .failed

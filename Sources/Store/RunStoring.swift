@@ -76,9 +76,9 @@ extension StoreError {
     /// (deadlock 40P01, serialization failure 40001, lock timeout 55P03).
     public var isTransient: Bool {
         switch code {
+        // The PostgreSQL store reports 40P01, 40001, 55P03 and 57014 as `.busy` once its own
+        // retries ran out.
         case .unreachable, .busy: return true
-        // The PostgreSQL store reports these as `.postgres` with the SQLSTATE in its message.
-        case .postgres: return ["40P01", "40001", "55P03"].contains { message.contains("SQLSTATE \($0)") }
         default: return false
         }
     }

@@ -86,7 +86,8 @@ struct RunHandBackTests {
         for (i, error) in [
             StoreError(code: .unreachable, path: "pg", message: "Cannot reach the PostgreSQL server at pg to write a checkpoint."),
             StoreError(code: .busy, path: "pg", message: "too many connections"),
-            StoreError(code: .postgres, path: "pg", message: "Could not write a checkpoint: deadlock detected (SQLSTATE 40P01)."),
+            StoreError(code: .busy, path: "pg", message: "The server rolled back the transaction (deadlock detected, SQLSTATE 40P01) 10 times in a row."),
+            StoreError(code: .leaseLost, path: "pg", message: "Another worker took run R over."),
         ].enumerated() {
             let s = try setUp("handback-outage-\(i)")
             s.store.failCheckpoints(from: 2, with: error)

@@ -126,6 +126,44 @@ struct LeaseRecoveryTests {
         hold.release()
     }
 
+    @Test("A claim retried after a lost connection (not a lost COMMIT answer) adopts nothing, even a live lease of a worker with the same host and pid")
+    func sameIdentityIsNotAdopted() throws {
+        let url = try TestPostgres.freshDatabase("sameid")
+        let busy = try openStore(url), idle = try openStore(url)
+        let first = try busy.enqueue(Sample.newRun(), document: Data("one".utf8))
+        let second = try idle.enqueue(Sample.newRun(), document: Data("two".utf8))
+        // Two containers with the host's name and the same pid.
+        let twin = WorkerIdentity(host: "container", pid: 1)
+        #expect(try busy.claim(worker: twin, lease: 30)?.runID == first.id)
+        _ = try idle.queueEntries(batchID: nil)  // opens idle's connection, then a restart cuts it
+        #expect(try TestPostgres.terminateBackends(url) >= 2)
+        let claim = try #require(try idle.claim(worker: twin, lease: 30))
+        #expect(claim.runID == second.id, "the retry must not adopt the other worker's run")
+        let entries = try busy.queueEntries(batchID: nil)
+        #expect(entries.map(\.attempts) == [1, 1])
+    }
+
+    @Test("A lease last renewed before the server started is not counted as a crash at takeover; one renewed after it is")
+    func outageIsNotACrash() throws {
+        let url = try TestPostgres.freshDatabase("outage")
+        let store = try openStore(url, maxFailures: 3)
+        store.startHeartbeatsAtClaim(false)
+        let run = try store.enqueue(Sample.newRun(), document: Data("doc".utf8))
+        _ = try #require(try store.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: 30))
+        // As if the lease ran out while the server was down: its last renewal predates the start.
+        _ = try TestPostgres.psql(url, """
+            UPDATE queue SET heartbeatAt = pg_postmaster_start_time() - interval '1 minute',
+                leaseUntil = pg_postmaster_start_time() - interval '30 seconds' WHERE runID = '\(run.id)'
+            """)
+        let taken = try #require(try store.claim(worker: WorkerIdentity(host: "b", pid: 2), lease: 30))
+        #expect(taken.runID == run.id && taken.attempt == 2)
+        #expect(try store.queueEntries(batchID: nil).first?.failures == 0)
+        // Renewed after the start, then silent: a crash, counted.
+        _ = try TestPostgres.psql(url, "UPDATE queue SET leaseUntil = now() - interval '1 second' WHERE runID = '\(run.id)'")
+        _ = try #require(try store.claim(worker: WorkerIdentity(host: "c", pid: 3), lease: 30))
+        #expect(try store.queueEntries(batchID: nil).first?.failures == 1)
+    }
+
     @Test("Concurrent direct holds of an unqueued run: one holds it, the others are refused as locked")
     func concurrentDirectHolds() throws {
         let url = try TestPostgres.freshDatabase("holds")
@@ -169,18 +207,19 @@ struct LeaseRecoveryTests {
     @Test("The heartbeat renews on its own connection: a main connection busy for 3 leases does not lose the lease")
     func heartbeatHasItsOwnConnection() throws {
         let url = try TestPostgres.freshDatabase("heartbeat")
-        let lease: TimeInterval = 1
+        let lease: TimeInterval = 3
         let store = try openStore(url, lease: lease), other = try openStore(url, lease: lease)
         let run = try store.enqueue(Sample.newRun(), document: Data("doc".utf8))
         _ = try #require(try store.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: lease))
         let hold = try store.hold(runID: run.id)
         defer { hold.release() }
-        // A long read (or a reconnect backoff) keeps the main connection for 3 s.
-        let busy = Thread { _ = try? store.withConnection("stay busy") { _ in usleep(3_000_000) } }
+        // A long read (or a reconnect backoff) keeps the main connection for 3 leases (leases of 3 s:
+        // a loaded 2-core CI machine can stall a thread for most of a second).
+        let busy = Thread { _ = try? store.withConnection("stay busy") { _ in usleep(9_000_000) } }
         busy.start()
         usleep(200_000)
         let start = Date()
-        while Date().timeIntervalSince(start) < 3 {
+        while Date().timeIntervalSince(start) < 9 {
             #expect(try other.claim(worker: WorkerIdentity(host: "b", pid: 2), lease: lease) == nil)
             usleep(200_000)
         }
@@ -191,12 +230,12 @@ struct LeaseRecoveryTests {
     @Test("The heartbeat starts at the claim: a slow document fetch or model load before the hold keeps the lease; the hold adopts it")
     func heartbeatStartsAtClaim() throws {
         let url = try TestPostgres.freshDatabase("claimbeat")
-        let lease: TimeInterval = 1
+        let lease: TimeInterval = 3
         let store = try openStore(url, lease: lease), other = try openStore(url, lease: lease)
         let run = try store.enqueue(Sample.newRun(), document: Data("doc".utf8))
         _ = try #require(try store.claim(worker: WorkerIdentity(host: "a", pid: 1), lease: lease))
         let start = Date()
-        while Date().timeIntervalSince(start) < 2.5 {
+        while Date().timeIntervalSince(start) < 7.5 {
             #expect(try other.claim(worker: WorkerIdentity(host: "b", pid: 2), lease: lease) == nil)
             usleep(200_000)
         }
@@ -220,7 +259,7 @@ struct LeaseRecoveryTests {
         hold.release()
         let taken = try store.createRun(Sample.newRun())
         let other = try store.hold(runID: taken.id)
-        try TestPostgres.psql(url, "UPDATE queue SET leaseToken = leaseToken + 1 WHERE runID = '\(taken.id)'")
+        _ = try TestPostgres.psql(url, "UPDATE queue SET leaseToken = leaseToken + 1 WHERE runID = '\(taken.id)'")
         let start = Date()
         while !other.isLost, Date().timeIntervalSince(start) < 3 { usleep(50_000) }
         #expect(other.isLost)
