@@ -3,31 +3,61 @@ import Glibc
 #endif
 import ArgumentParser
 import Foundation
+import Kernels
 import Model
 import Pipeline
 import PostgresStore
 import Store
+import Tasks
 
-/// `sinkstream submit`: documents into the PostgreSQL store, one queued score run per file.
+/// What `submit` queues.
+enum SubmitTask: String, ExpressibleByArgument, CaseIterable {
+    case score, summarize, translate
+
+    var taskKind: TaskKind? {
+        switch self {
+        case .score: nil
+        case .summarize: .summarize
+        case .translate: .translate
+        }
+    }
+}
+
+/// `sinkstream submit`: documents into the PostgreSQL store, one queued run per file (score,
+/// summarize or translate).
 struct SubmitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "submit",
-        abstract: "Queue one score run per document in a PostgreSQL run store, for `sinkstream worker`s.",
+        abstract: "Queue one score, summarize or translate run per document in a PostgreSQL run store, for `sinkstream worker`s.",
         discussion: """
         Each document is stored in the database (content-addressed by SHA-256, in 1 MiB chunks, \
         once however many runs use it), so workers on other machines need no shared file system. \
-        Every run gets the full configuration the same `score` options give it. Prints the batch \
-        id; `sinkstream runs --batch ID` follows the batch.
+        Every run gets the full configuration the same options give it locally: `score`'s, or with \
+        --task summarize|translate those of `summarize`/`translate` (sink attention; \
+        --checkpoint-every defaults to 4096 there; translate needs --to or --style). No result file \
+        is written: a task's result is in the database, `sinkstream export RUN --db …` prints it. \
+        Prints the batch id; `sinkstream runs --batch ID` follows the batch.
 
         Examples:
           sinkstream submit books/*.txt --db postgres://me@db.example/sinkstream
           sinkstream submit a.txt b.txt --window 512 --tokens 20000 --db "$SINKSTREAM_DB"
+          sinkstream submit books/*.txt --task summarize --length short --db "$SINKSTREAM_DB"
+          sinkstream submit play.txt --task translate --to French --db "$SINKSTREAM_DB"
         """)
 
-    @Argument(help: "The UTF-8 text files to score.")
+    @Argument(help: "The UTF-8 text files to score, summarize or translate.")
     var files: [String] = []
 
+    @Option(help: "The kind of run to queue for each file: score, summarize or translate.")
+    var task: SubmitTask = .score
+
     @OptionGroup var settings: ScoreSettings
+
+    @OptionGroup(title: "Task runs (with --task summarize or translate)") var taskSettings: TaskSettings
+
+    @OptionGroup(title: "Task runs (with --task summarize or translate)") var summary: SummaryOptions
+
+    @OptionGroup(title: "Task runs (with --task summarize or translate)") var translation: TranslationOptions
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -38,19 +68,32 @@ struct SubmitCommand: ParsableCommand {
     func validate() throws {
         if files.isEmpty { throw ValidationError("Please name at least one document to submit.") }
         if files.contains("-") { throw ValidationError("Standard input cannot be submitted; save it to a file first.") }
+        guard task != .score else {
+            let settings = taskSettings
+            if settings.jsonl || settings.sectionTokens != nil || settings.maxTokens != nil || translation.language != nil || translation.style != nil {
+                throw ValidationError("--jsonl, --section-tokens, --max-tokens, --to and --style are task options: add --task summarize or --task translate.")
+            }
+            return
+        }
+        if task == .translate { try translation.check() }
+        if settings.mode != .sink {
+            throw ValidationError("--task \(task.rawValue) runs in sink attention; drop --mode \(settings.mode.rawValue).")
+        }
+        if settings.tokens != nil { throw ValidationError("--tokens limits score runs only; drop it with --task \(task.rawValue).") }
     }
 
     func run() throws {
         let store = try storeOptions.openPostgres(for: "submit")
-        let model = try options.load(logger: options.makeLogger())
+        let modelOptions = task.taskKind.map { TaskDriver.taskModel(options, kind: $0, output: output) } ?? options
+        let model = try modelOptions.load(logger: modelOptions.makeLogger())
         let modelSHA = try FileDigest.sha256(path: model.path)
-        let config = settings.configuration(precision: options.precision)
+        if let kind = task.taskKind {
+            try TaskBatch.checkInstructionTuned(model: model, modelSHA256: modelSHA, kind: kind, allowBase: taskSettings.allowBase)
+        }
         let batchID = RunID.random()
         var runIDs: [String] = []
         for file in files {
-            let new = try RunLifecycle.describe(
-                task: .score, documentPath: file, tokenizer: model.tokenizer, model: model, modelSHA256: modelSHA,
-                config: config, replaceInvalid: config.replaceInvalid, mode: config.mode.description, batchID: batchID)
+            let new = try describe(file, model: model, modelSHA256: modelSHA, batchID: batchID)
             let data: Data
             do {
                 data = try Data(contentsOf: URL(fileURLWithPath: new.documentPath), options: .alwaysMapped)
@@ -62,26 +105,44 @@ struct SubmitCommand: ParsableCommand {
             }
             let record = try store.enqueue(new, document: data)
             runIDs.append(record.id)
-            output.notice("queued run \(record.id): \(file) (\(data.count) bytes)")
+            output.notice("queued \(task.rawValue) run \(record.id): \(file) (\(data.count) bytes)")
         }
         output.notice("batch \(batchID): \(runIDs.count) runs in \(store.location); follow with: sinkstream runs --batch \(batchID)")
         print(batchID)
     }
 
+    /// The run row for one file, with the configuration the local command would give it (a
+    /// task run without an output file: its result stays in the database).
+    private func describe(_ file: String, model: LanguageModel, modelSHA256: String, batchID: String) throws -> NewRun {
+        guard let kind = task.taskKind else {
+            let config = settings.configuration(precision: options.precision)
+            return try RunLifecycle.describe(
+                task: .score, documentPath: file, tokenizer: model.tokenizer, model: model, modelSHA256: modelSHA256,
+                config: config, replaceInvalid: config.replaceInvalid, mode: config.mode.description, batchID: batchID)
+        }
+        let config = taskSettings.configuration(
+            kind: kind, precision: options.precision, attention: settings.attention,
+            checkpointEvery: settings.checkpoints.everyTokens ?? TaskSettings.defaultCheckpointEvery,
+            checkpointSeconds: settings.checkpoints.checkpointSeconds, keepCache: settings.checkpoints.keepCache,
+            replaceInvalid: settings.replaceInvalid, outputPath: nil, length: kind == .summarize ? summary.length : .medium,
+            language: kind == .translate ? translation.language : nil, style: kind == .translate ? translation.style : nil)
+        return try TaskRun.describe(documentPath: file, model: model, modelSHA256: modelSHA256, config: config, batchID: batchID)
+    }
+
     static func sha256(_ data: Data) -> String { FileDigest.sha256(data: data) }
 }
 
-/// `sinkstream worker`: claims queued runs from a PostgreSQL run store and scores them.
+/// `sinkstream worker`: claims queued runs from a PostgreSQL run store and runs them.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Claim queued runs from a PostgreSQL run store and score them, one after another.",
+        abstract: "Claim queued runs from a PostgreSQL run store and run them (score, summarize, translate), one after another.",
         discussion: """
         A worker claims the oldest queued run, or one whose worker died (its lease ran out), with \
         SELECT … FOR UPDATE SKIP LOCKED, so no run is ever worked on by two live workers. It holds \
         a lease that a heartbeat renews every third of --lease-timeout, fetches the document from \
         the database (kept under the data folder by SHA-256), checkpoints into the database and \
-        marks the run completed. A run that fails on --max-failures attempts in a row is marked \
+        marks the run completed (a task run's result stays in the database: `sinkstream export RUN`). A run that fails on --max-failures attempts in a row is marked \
         failed with its error. Only the run's own errors count (its document, its checkpoint, \
         the engine on it): a problem of this worker (its model, its disk) gives the run back \
         uncounted and stops the worker with the fix, and a lost connection or lease is never \
@@ -220,7 +281,7 @@ struct WorkerCommand: ParsableCommand {
         init(_ text: String, status: ExitStatus) { error = InputError(text, status: status) }
     }
 
-    /// One claimed run: document, model, score. Only an error of the run itself (its
+    /// One claimed run: document, model, then scored or its task run. Only an error of the run itself (its
     /// document, its checkpoint, the engine on it) is recorded against it (it goes back to
     /// the queue or, after --max-failures, is failed); a problem of this worker or of the
     /// store gives it back uncounted.
@@ -236,16 +297,13 @@ struct WorkerCommand: ParsableCommand {
                 printError("worker \(me): could not give run \(id) back (\(error)); its lease runs out in \(Int(leaseTimeout)) s.")
             }
         }
-        let run: ScoreRun
+        let run: OpenedRun
         do {
             guard let record = try store.run(id: id) else { throw RunError.unknownRun(id) }
-            guard record.task == .score else {
-                throw WorkerProblem("run \(id) is a \(record.task.rawValue) run; this worker runs score runs only: run such runs with `sinkstream resume \(id)` or a newer worker.", status: .dataError)
-            }
             let document = try localDocument(record, store: store)
             var modelOptions = options
             if modelOptions.model == nil, FileManager.default.fileExists(atPath: record.modelPath) { modelOptions.model = record.modelPath }
-            if let config = try? JSONDecoder().decode(ScoreConfiguration.self, from: Data(record.config.utf8)) {
+            if let config = try? JSONDecoder().decode(StoredPrecision.self, from: Data(record.config.utf8)) {
                 modelOptions.precision = config.precision
             }
             let key = (modelOptions.model ?? "") + "|" + modelOptions.precision.rawValue
@@ -261,8 +319,16 @@ struct WorkerCommand: ParsableCommand {
             guard sha == record.modelSHA256 else {
                 throw WorkerProblem("this worker's model \(model.path) has SHA-256 \(sha), but run \(id) needs \(record.modelSHA256) (submitted with \(record.modelPath)): pass --model with that model.", status: .unavailable)
             }
-            run = try ScoreRun.resume(runID: id, store: store, model: model, modelSHA256: sha,
-                                      threads: options.threadCount, localDocument: document)
+            switch record.task {
+            case .score:
+                run = .score(try ScoreRun.resume(runID: id, store: store, model: model, modelSHA256: sha,
+                                                 threads: options.threadCount, localDocument: document))
+            case .summarize, .translate:
+                run = .task(try TaskRun.resume(runID: id, store: store, model: model, modelSHA256: sha,
+                                               threads: options.threadCount, localDocument: document))
+            case .compare:
+                throw WorkerProblem("run \(id) is a compare run, which workers do not run: run it with `sinkstream resume \(id)`.", status: .dataError)
+            }
         } catch let problem as WorkerProblem {
             handBack()
             printError("worker \(me): run \(id) (attempt \(claim.attempt)) given back uncounted: \(problem)")
@@ -287,28 +353,65 @@ struct WorkerCommand: ParsableCommand {
             }
             return .failed
         }
-        output.notice("worker \(me): run \(id) (attempt \(claim.attempt)) \(claim.resumes ? "resumes at token \(run.scored)" : "starts")")
-        let start = Date(), first = run.scored
+        output.notice("worker \(me): run \(id) (attempt \(claim.attempt)) \(claim.resumes ? "resumes at \(run.position)" : "starts")")
+        let start = Date(), first = run.tokens
         do {
-            let outcome = try RunDriver.run(run, output: output, label: id)
+            let outcome = try run.run(output: output, label: id)
             let seconds = Date().timeIntervalSince(start)
-            let rate = Double(run.scored - first) / max(seconds, 1e-9)
-            output.notice(String(format: "worker %@: run %@ %@ at token %d (%.1f tokens/s)", me.description, id,
-                                 outcome == .paused ? "paused" : "completed", run.scored, rate))
+            let rate = Double(run.tokens - first) / max(seconds, 1e-9)
+            output.notice(String(format: "worker %@: run %@ %@ at %@ (%.1f tokens/s)", me.description, id,
+                                 outcome == .paused ? "paused" : "completed", run.position, rate))
             return outcome == .paused ? .paused : .completed
         } catch let error as StoreError where error.code == .leaseLost {
             // Another worker has the run now; nothing was written after the loss.
-            printError("worker \(me): run \(id) stopped at token \(run.scored): \(error.message)")
+            printError("worker \(me): run \(id) stopped at \(run.position): \(error.message)")
             return .lost
         } catch let error as StoreError where error.isWorkerSide {
             // Nothing was recorded against the run; its lease was given back or runs out.
-            return .handedBack("run \(id) stopped at token \(run.scored), not counted as a failure: \(error.message)")
+            return .handedBack("run \(id) stopped at \(run.position), not counted as a failure: \(error.message)")
         } catch let error as RunError where error.code == "run.storage" {
             return .handedBack("\(error)")
         } catch {
             // The lifecycle recorded the failed attempt against the run.
             printError("worker \(me): run \(id) stopped: \(error)")
             return .failed
+        }
+    }
+
+    /// The precision of a stored run configuration (score or task).
+    private struct StoredPrecision: Decodable {
+        var precision: Precision
+    }
+
+    /// A claimed run opened for work: the same claim, hand-back and failure handling for
+    /// every kind; only opening and running differ.
+    enum OpenedRun {
+        case score(ScoreRun)
+        case task(TaskRun)
+
+        /// Where the run is, for messages.
+        var position: String {
+            switch self {
+            case .score(let run): "token \(run.scored)"
+            case .task(let run): "section \(run.sectionCount)"
+            }
+        }
+
+        /// Tokens worked on so far (scored, or read and generated).
+        var tokens: Int {
+            switch self {
+            case .score(let run): run.scored
+            case .task(let run): run.counters.promptTokens + run.counters.generatedTokens
+            }
+        }
+
+        /// Works to the end or to a stop request; no result file is written (a task's outputs
+        /// are in the store: `sinkstream export RUN`).
+        func run(output: ProgressOptions, label: String) throws -> RunOutcome {
+            switch self {
+            case .score(let run): try RunDriver.run(run, output: output, label: label)
+            case .task(let run): try TaskDriver.run(run, label: label, output: output)
+            }
         }
     }
 

@@ -3,7 +3,9 @@ import Foundation
 import Pipeline
 import PostgresStore
 import Report
+import Model
 import Store
+import Tasks
 
 enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table, json, csv
@@ -276,13 +278,18 @@ enum ByteCount {
 struct ExportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "export",
-        abstract: "Write a run's stored per-token losses to standard output.",
-        discussion: "Lines are `t<TAB>nll`, the format of `score --nll-out`.")
+        abstract: "Write a score run's per-token losses, or a task run's result, to standard output.",
+        discussion: """
+        A score run: lines `t<TAB>nll`, the format of `score --nll-out`. A completed summarize or \
+        translate run: its result as `summarize`/`translate` write it (Markdown or text, or JSON \
+        lines when the run was started with --jsonl), from the outputs stored in the database — \
+        how to get the result of a run a `sinkstream worker` did.
+        """)
 
     @Argument(help: "The run id.")
     var runID: String
 
-    @Flag(help: "Export the per-token losses (the only export so far).")
+    @Flag(help: "Export the per-token losses (of a score run; the default for one).")
     var nll = false
 
     @OptionGroup var storeOptions: StoreOptions
@@ -295,6 +302,13 @@ struct ExportCommand: ParsableCommand {
         guard storeOptions.exists else { throw RunError.unknownRun(runID) }
         let store = try storeOptions.open(readOnly: true)
         guard let record = try store.run(id: runID) else { throw RunError.unknownRun(runID) }
+        if record.task != .score {
+            if nll {
+                throw InputError("run \(runID) is a \(record.task.rawValue) run: it has no per-token losses; drop --nll to export its result.", status: .usage)
+            }
+            try exportResult(record, store: store)
+            return
+        }
         var t: Int64 = 0
         let out = FileHandle.standardOutput
         while t < record.tokens {
@@ -305,6 +319,40 @@ struct ExportCommand: ParsableCommand {
             out.write(Data(text.utf8))
             t = slice.tokens.upperBound
         }
+    }
+
+    /// A task run's result, rendered from its stored outputs as the local command writes it.
+    private func exportResult(_ record: RunRecord, store: any RunStoring) throws {
+        guard record.status == .completed else {
+            throw InputError("run \(runID) is not completed (\(record.status.rawValue)): its result is not complete yet; export it once it is (`sinkstream runs` shows it, `sinkstream resume \(runID)` continues it).", status: .dataError)
+        }
+        let config: TaskConfiguration
+        do {
+            config = try JSONDecoder().decode(TaskConfiguration.self, from: Data(record.config.utf8))
+        } catch {
+            throw RunError.damaged(runID, "its configuration cannot be read (\(error))")
+        }
+        var document: Data?
+        /// The document, for the source text a translation's JSON lines quote: the file if it
+        /// is still the run's, else (PostgreSQL) the copy stored in the database.
+        func source(_ range: Range<Int64>) throws -> String {
+            if document == nil {
+                if FileManager.default.fileExists(atPath: record.documentPath),
+                   (try? FileDigest.sha256(path: record.documentPath)) == record.documentSHA256 {
+                    document = try Data(contentsOf: URL(fileURLWithPath: record.documentPath), options: .alwaysMapped)
+                } else if let postgres = store as? PostgresStore {
+                    document = try postgres.document(sha256: record.documentSHA256, verify: SubmitCommand.sha256)
+                } else {
+                    throw RunError.changed(runID, what: "document", path: record.documentPath)
+                }
+            }
+            let data = document ?? Data()
+            let lower = Int(max(0, min(range.lowerBound, Int64(data.count)))), upper = Int(max(0, min(range.upperBound, Int64(data.count))))
+            return String(decoding: data[lower ..< max(lower, upper)], as: UTF8.self)
+        }
+        let text = try TaskOutput.rendered(config: config, outputs: try store.outputs(runID: runID),
+                                           documentPath: record.documentPath, source: source)
+        FileHandle.standardOutput.write(Data(text.utf8))
     }
 }
 

@@ -115,8 +115,14 @@ struct ByteSize: ExpressibleByArgument {
 
 /// Checkpoint and metric options.
 struct CheckpointOptions: ParsableArguments {
-    @Option(help: "Checkpoint after this many scored tokens (0: only by time).")
-    var checkpointEvery: Int = 16_384
+    static let defaultEvery = 16_384
+
+    @Option(name: .customLong("checkpoint-every"),
+            help: "Checkpoint after this many scored tokens (0: only by time; default: 16384; 4096 for `submit --task` runs, as in `summarize`).")
+    var everyTokens: Int?
+
+    /// The token interval of a score run.
+    var checkpointEvery: Int { everyTokens ?? Self.defaultEvery }
 
     @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
     var checkpointSeconds: Double = 30
@@ -128,7 +134,7 @@ struct CheckpointOptions: ParsableArguments {
     var keepCache = false
 
     func validate() throws {
-        if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
+        if (everyTokens ?? 0) < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
         if bucket < 1 { throw ValidationError("Please give --bucket a positive number of tokens.") }
     }
 }

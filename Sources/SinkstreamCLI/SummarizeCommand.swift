@@ -21,8 +21,7 @@ struct SummarizeCommand: ParsableCommand {
 
     @OptionGroup var task: TaskOptions
 
-    @Option(help: "Size of the final summary: short, medium or long.")
-    var length: SummaryLength = .medium
+    @OptionGroup var summary: SummaryOptions
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -32,7 +31,7 @@ struct SummarizeCommand: ParsableCommand {
 
     func run() throws {
         try TaskDriver.runBatch(files: task.files, kind: .summarize, storeOptions: storeOptions, options: options, output: output, allowBase: task.allowBase) { input in
-            task.configuration(kind: .summarize, precision: options.precision, outputPath: task.outputPath(for: input, kind: .summarize), length: length)
+            task.configuration(kind: .summarize, precision: options.precision, outputPath: task.outputPath(for: input, kind: .summarize), length: summary.length)
         }
     }
 }

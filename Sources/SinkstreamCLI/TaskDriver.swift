@@ -8,15 +8,21 @@ import Tasks
 /// Runs task runs (new or resumed) one file after another: one failing file is reported and
 /// does not stop the others; the exit status is non-zero if any failed.
 enum TaskDriver {
-    /// Starts one run per input file, all with one batch id.
-    static func runBatch(files: [String], kind: TaskKind, storeOptions: StoreOptions, options: ModelOptions, output: ProgressOptions, allowBase: Bool,
-                         configuration: (String) -> TaskConfiguration) throws {
-        let store = try storeOptions.open()
+    /// The model options of a task: without --model (or SINKSTREAM_MODEL), the tasks' default model.
+    static func taskModel(_ options: ModelOptions, kind: TaskKind, output: ProgressOptions) -> ModelOptions {
         var options = options
         if options.model == nil, (processEnvironment["SINKSTREAM_MODEL"] ?? "").isEmpty {
             options.model = ModelCatalog.taskModelName
             output.notice("model: \(ModelCatalog.taskModelName) (the \(kind.rawValue) default, chosen by measurement; --model overrides)")
         }
+        return options
+    }
+
+    /// Starts one run per input file, all with one batch id.
+    static func runBatch(files: [String], kind: TaskKind, storeOptions: StoreOptions, options: ModelOptions, output: ProgressOptions, allowBase: Bool,
+                         configuration: (String) -> TaskConfiguration) throws {
+        let store = try storeOptions.open()
+        let options = taskModel(options, kind: kind, output: output)
         let model = try options.load(logger: options.makeLogger())
         let modelSHA = try FileDigest.sha256(path: model.path)
         if let dir = files.first.flatMap({ configuration($0).outputPath }).map({ ($0 as NSString).deletingLastPathComponent }) {
@@ -76,9 +82,8 @@ enum TaskDriver {
         throw ExitCode.failure
     }
 
-    /// Runs to completion (printing the result when it has no output file) or to a pause (exit 130).
-    static func drive(_ run: TaskRun, label: String, showHeader: Bool, output: ProgressOptions) throws {
-        let start = Date()
+    /// Runs to completion or to a stop request (Ctrl-C, SIGTERM), drawing progress.
+    static func run(_ run: TaskRun, label: String, output: ProgressOptions) throws -> RunOutcome {
         let display = ProgressDisplay(output, label: label, runID: run.runID)
         var last: ProgressSample?
         let outcome = try run.run(shouldStop: { Interruption.isRequested }) { p in
@@ -90,6 +95,13 @@ enum TaskDriver {
             display.update(sample)
         }
         display.finish(last, status: outcome == .paused ? "paused" : "completed")
+        return outcome
+    }
+
+    /// Runs to completion (printing the result when it has no output file) or to a pause (exit 130).
+    static func drive(_ run: TaskRun, label: String, showHeader: Bool, output: ProgressOptions) throws {
+        let start = Date()
+        let outcome = try Self.run(run, label: label, output: output)
         if outcome == .paused {
             printError("\(label): run \(run.runID) paused (checkpoint written); resume with: sinkstream resume \(run.runID)")
             throw ExitCode(ExitStatus.paused.rawValue)

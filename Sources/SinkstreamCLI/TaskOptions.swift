@@ -7,7 +7,8 @@ extension ChatTemplate: ExpressibleByArgument {}
 extension TaskContext: ExpressibleByArgument {}
 extension SummaryLength: ExpressibleByArgument {}
 
-/// Options shared by `summarize` and `translate`.
+/// Options shared by `summarize` and `translate`: the inputs, where results go, the task
+/// settings, attention, checkpoints.
 struct TaskOptions: ParsableArguments {
     @Argument(help: ArgumentHelp("The UTF-8 text files to process ('-' reads standard input, spooled next to the run database so the run stays resumable).", valueName: "file"))
     var files: [String]
@@ -17,6 +18,57 @@ struct TaskOptions: ParsableArguments {
 
     @Option(help: ArgumentHelp("Write each input's result into this directory (any number of inputs).", valueName: "dir"))
     var outputDir: String?
+
+    @OptionGroup var settings: TaskSettings
+
+    @OptionGroup(title: "Attention") var attention: AttentionOptions
+
+    @Option(help: "Checkpoint after this many processed tokens (0: only by time and at section ends).")
+    var checkpointEvery: Int = TaskSettings.defaultCheckpointEvery
+
+    @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
+    var checkpointSeconds: Double = 30
+
+    @Flag(help: "Keep the K/V blocks of the final checkpoint when the run completes (by default they are dropped).")
+    var keepCache = false
+
+    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
+    var replaceInvalid = false
+
+    var allowBase: Bool { settings.allowBase }
+
+    func validate() throws {
+        if files.isEmpty { throw ValidationError("Please name at least one input file ('-' for standard input).") }
+        if output != nil && outputDir != nil { throw ValidationError("Please give either --output or --output-dir, not both.") }
+        if output != nil && files.count > 1 { throw ValidationError("--output takes one input; with \(files.count) inputs use --output-dir.") }
+        if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be read only once.") }
+        for warning in try attention.check(for: [.sink]) { printError("warning: \(warning)") }
+        if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
+    }
+
+    /// The configuration for one input (`outputPath` already resolved).
+    func configuration(kind: TaskKind, precision: Precision, outputPath: String?, length: SummaryLength = .medium,
+                       language: String? = nil, style: String? = nil) -> TaskConfiguration {
+        settings.configuration(kind: kind, precision: precision, attention: attention, checkpointEvery: checkpointEvery,
+                               checkpointSeconds: checkpointSeconds, keepCache: keepCache, replaceInvalid: replaceInvalid,
+                               outputPath: outputPath, length: length, language: language, style: style)
+    }
+
+    /// Where an input's result goes: --output, a file in --output-dir, or nil (standard output).
+    func outputPath(for input: String, kind: TaskKind) -> String? {
+        if let output { return URL(fileURLWithPath: output).standardizedFileURL.path }
+        guard let outputDir else { return nil }
+        let base = input == "-" ? "stdin" : ((input as NSString).lastPathComponent as NSString).deletingPathExtension
+        let jsonl = settings.jsonl
+        let suffix = kind == .summarize ? (jsonl ? ".summary.jsonl" : ".summary.md") : (jsonl ? ".translated.jsonl" : ".translated.txt")
+        return URL(fileURLWithPath: outputDir).appendingPathComponent(base + suffix).standardizedFileURL.path
+    }
+}
+
+/// What a task run does, apart from attention and checkpoints: sections, generation, sampling,
+/// prompts, format — shared by `summarize`, `translate` and `submit --task`.
+struct TaskSettings: ParsableArguments {
+    static let defaultCheckpointEvery = 4096
 
     @Flag(help: "Write JSON lines (source byte range, source text, output) instead of text/Markdown.")
     var jsonl = false
@@ -48,14 +100,6 @@ struct TaskOptions: ParsableArguments {
     @Option(help: "The chat format (default: recognised from the model): chatml, llama2, llama3, mistral.")
     var template: ChatTemplate?
 
-    @OptionGroup(title: "Attention") var attention: AttentionOptions
-
-    @Option(help: "Checkpoint after this many processed tokens (0: only by time and at section ends).")
-    var checkpointEvery: Int = 4096
-
-    @Option(help: "Checkpoint after this many seconds (0: only by tokens).")
-    var checkpointSeconds: Double = 30
-
     @Option(help: ArgumentHelp("What each section's generation sees: fresh (the instruction and the section alone, each in a fresh context; the default, which measured best with the catalog's small models) or stream (a branch of the document stream: the attention sinks and the recent document before the instruction and the section; the branch is dropped afterwards, so no reply stays in the stream).", valueName: "fresh|stream"))
     var context: TaskContext = .fresh
 
@@ -65,30 +109,19 @@ struct TaskOptions: ParsableArguments {
     @Flag(help: "Translations: show each section the previous section and its translation as an example (it measured worse with the catalog's small models, which copy the example's opening).")
     var memo = false
 
-    @Flag(help: "Keep the K/V blocks of the final checkpoint when the run completes (by default they are dropped).")
-    var keepCache = false
-
-    @Flag(help: "Read ill-formed UTF-8 as U+FFFD instead of refusing the document.")
-    var replaceInvalid = false
-
     @Flag(help: "Run the task on a base (not instruction-tuned) model, which continues text rather than following the instruction; refused without this flag.")
     var allowBase = false
 
     func validate() throws {
-        if files.isEmpty { throw ValidationError("Please name at least one input file ('-' for standard input).") }
-        if output != nil && outputDir != nil { throw ValidationError("Please give either --output or --output-dir, not both.") }
-        if output != nil && files.count > 1 { throw ValidationError("--output takes one input; with \(files.count) inputs use --output-dir.") }
-        if files.filter({ $0 == "-" }).count > 1 { throw ValidationError("Standard input ('-') can be read only once.") }
         if let maxTokens, maxTokens < 1 { throw ValidationError("Please give --max-tokens a positive value.") }
         if copyGuard < 0 { throw ValidationError("Please give --copy-guard a value of 0 or more.") }
         if noRepeat < 0 { throw ValidationError("Please give --no-repeat a value of 0 or more.") }
-        for warning in try attention.check(for: [.sink]) { printError("warning: \(warning)") }
-        if checkpointEvery < 0 || checkpointSeconds < 0 { throw ValidationError("Please give checkpoint intervals of 0 or more.") }
     }
 
-    /// The configuration for one input (`outputPath` already resolved).
-    func configuration(kind: TaskKind, precision: Precision, outputPath: String?, length: SummaryLength = .medium,
-                       language: String? = nil, style: String? = nil) -> TaskConfiguration {
+    /// The stored configuration of a task run with these settings.
+    func configuration(kind: TaskKind, precision: Precision, attention: AttentionOptions, checkpointEvery: Int,
+                       checkpointSeconds: Double, keepCache: Bool, replaceInvalid: Bool, outputPath: String?,
+                       length: SummaryLength, language: String?, style: String?) -> TaskConfiguration {
         TaskConfiguration(
             kind: kind, precision: precision, sinks: attention.sinkCount, window: attention.windowTokens,
             evict: attention.eviction(for: .generation).entries, chunk: attention.chunkTokens,
@@ -98,13 +131,24 @@ struct TaskOptions: ParsableArguments {
             checkpointEveryTokens: checkpointEvery, checkpointEverySeconds: checkpointSeconds, replaceInvalid: replaceInvalid,
             outputPath: outputPath, format: jsonl ? .jsonl : .text, keepCache: keepCache, context: context, memo: memo, plainPrompts: plainPrompts)
     }
+}
 
-    /// Where an input's result goes: --output, a file in --output-dir, or nil (standard output).
-    func outputPath(for input: String, kind: TaskKind) -> String? {
-        if let output { return URL(fileURLWithPath: output).standardizedFileURL.path }
-        guard let outputDir else { return nil }
-        let base = input == "-" ? "stdin" : ((input as NSString).lastPathComponent as NSString).deletingPathExtension
-        let suffix = kind == .summarize ? (jsonl ? ".summary.jsonl" : ".summary.md") : (jsonl ? ".translated.jsonl" : ".translated.txt")
-        return URL(fileURLWithPath: outputDir).appendingPathComponent(base + suffix).standardizedFileURL.path
+/// The size of a summary (`summarize`, `submit --task summarize`).
+struct SummaryOptions: ParsableArguments {
+    @Option(help: "Size of the final summary: short, medium or long.")
+    var length: SummaryLength = .medium
+}
+
+/// What a translation renders to (`translate`, `submit --task translate`).
+struct TranslationOptions: ParsableArguments {
+    @Option(name: .customLong("to"), help: ArgumentHelp("The target language.", valueName: "language"))
+    var language: String?
+
+    @Option(help: "A style to write in, e.g. \"modern English\" (with or without --to).")
+    var style: String?
+
+    /// A translation needs a language, a style or both (checked by the commands that translate).
+    func check() throws {
+        if language == nil && style == nil { throw ValidationError("Please give a target language with --to, a --style, or both.") }
     }
 }

@@ -18,11 +18,7 @@ struct TranslateCommand: ParsableCommand {
 
     @OptionGroup var task: TaskOptions
 
-    @Option(name: .customLong("to"), help: ArgumentHelp("The target language.", valueName: "language"))
-    var language: String?
-
-    @Option(help: "A style to write in, e.g. \"modern English\" (with or without --to).")
-    var style: String?
+    @OptionGroup var translation: TranslationOptions
 
     @OptionGroup var storeOptions: StoreOptions
 
@@ -31,13 +27,13 @@ struct TranslateCommand: ParsableCommand {
     @OptionGroup var output: ProgressOptions
 
     func validate() throws {
-        if language == nil && style == nil { throw ValidationError("Please give a target language with --to, a --style, or both.") }
+        try translation.check()
     }
 
     func run() throws {
         try TaskDriver.runBatch(files: task.files, kind: .translate, storeOptions: storeOptions, options: options, output: output, allowBase: task.allowBase) { input in
             task.configuration(kind: .translate, precision: options.precision, outputPath: task.outputPath(for: input, kind: .translate),
-                               language: language, style: style)
+                               language: translation.language, style: translation.style)
         }
     }
 }

@@ -102,16 +102,32 @@ public enum TaskOutput {
     }
 }
 
+extension TaskOutput {
+    /// A task run's complete result as its output file holds it, from its stored outputs
+    /// (`run` and `export` render with this).
+    /// - Parameters:
+    ///   - documentPath: the document's registered path (the summary's title and links).
+    ///   - source: the document text of a byte range (a translation's JSON lines quote it).
+    public static func rendered(config: TaskConfiguration, outputs: [OutputChunk], documentPath: String,
+                                source: (Range<Int64>) throws -> String) throws -> String {
+        switch config.kind {
+        case .summarize:
+            return config.format == .jsonl ? summaryJSONL(outputs: outputs)
+                : summaryMarkdown(documentPath: documentPath, outputs: outputs)
+        case .translate:
+            return try outputs.filter { $0.kind == "section" }.map { output in
+                translatedSection(output, format: config.format,
+                                  source: config.format == .jsonl ? try source(output.byteStart..<output.byteEnd) : "")
+            }.joined()
+        }
+    }
+}
+
 extension TaskRun {
     /// The run's complete result as the output file holds it (for standard output).
     public func renderedResult() throws -> String {
-        let outputs = try store.outputs(runID: runID)
-        switch config.kind {
-        case .summarize:
-            return config.format == .jsonl ? TaskOutput.summaryJSONL(outputs: outputs)
-                : TaskOutput.summaryMarkdown(documentPath: documentPath, outputs: outputs)
-        case .translate:
-            return try outputs.filter { $0.kind == "section" }.map { try renderSection($0) }.joined()
+        try TaskOutput.rendered(config: config, outputs: try store.outputs(runID: runID), documentPath: registeredDocumentPath) { range in
+            try TaskOutput.sourceText(path: documentPath, range: range)
         }
     }
 

@@ -39,8 +39,12 @@ public final class TaskRun {
     public let config: TaskConfiguration
     public var runID: String { lifecycle.runID }
     public var store: any RunStoring { lifecycle.store }
-    /// The document (absolute path) and its size when the run was registered.
-    public var documentPath: String { lifecycle.record.documentPath }
+    /// The document this run reads: the run's stored path, or the local copy it was resumed
+    /// with (a worker's copy fetched from the database).
+    public var documentPath: String { lifecycle.documentPath }
+    /// The document's path when the run was registered (its name in the rendered result).
+    public var registeredDocumentPath: String { lifecycle.record.documentPath }
+    /// The document's size when the run was registered.
     public var documentSize: Int64 { lifecycle.record.documentSize }
     let reader: DocumentReader
     let session: StreamSession
@@ -61,12 +65,22 @@ public final class TaskRun {
     ///   configuration or template, `StoreError`.
     public static func register(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
                                 store: any RunStoring, batchID: String? = nil) throws -> String {
+        try store.createRun(describe(documentPath: documentPath, model: model, modelSHA256: modelSHA256, config: config,
+                                     batchID: batchID)).id
+    }
+
+    /// The row ``register(documentPath:model:modelSHA256:config:store:batchID:)`` stores, after
+    /// the same checks, for a store that registers it some other way (`submit` queues it in
+    /// PostgreSQL with its document).
+    /// - Throws: ``DocumentError``, ``TaskError`` for a bad configuration or template.
+    public static func describe(documentPath: String, model: LanguageModel, modelSHA256: String, config: TaskConfiguration,
+                                batchID: String? = nil) throws -> NewRun {
         try config.validate()
         _ = try Self.template(config: config, model: model)
-        return try RunLifecycle.register(
+        return try RunLifecycle.describe(
             task: config.kind == .summarize ? .summarize : .translate, documentPath: documentPath, tokenizer: model.tokenizer,
             model: model, modelSHA256: modelSHA256, config: config, replaceInvalid: config.replaceInvalid,
-            mode: config.mode.description, store: store, batchID: batchID).id
+            mode: config.mode.description, batchID: batchID)
     }
 
     /// Starts a new run of `config.kind` over a document.
@@ -81,15 +95,19 @@ public final class TaskRun {
     /// starts a registered one).
     /// - Throws: `RunError` if the run is completed, not a task run, its document or model
     ///   changed, or its checkpoint is damaged; `StoreError.runLocked` if another process holds it.
-    public static func resume(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int) throws -> TaskRun {
-        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false)
+    /// `localDocument`: a copy of the run's document to read instead of its stored path (a
+    /// worker's copy fetched from the database); it must have the run's SHA-256.
+    public static func resume(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int,
+                              localDocument: String? = nil) throws -> TaskRun {
+        try open(runID: runID, store: store, model: model, modelSHA256: modelSHA256, threads: threads, justRegistered: false,
+                 localDocument: localDocument)
     }
 
     private static func open(runID: String, store: any RunStoring, model: LanguageModel, modelSHA256: String, threads: Int,
-                             justRegistered: Bool) throws -> TaskRun {
+                             justRegistered: Bool, localDocument: String? = nil) throws -> TaskRun {
         let (lifecycle, config, checkpoint) = try RunLifecycle.open(
             runID: runID, tasks: [.summarize, .translate], as: TaskConfiguration.self, store: store, model: model,
-            modelSHA256: modelSHA256, justRegistered: justRegistered)
+            modelSHA256: modelSHA256, justRegistered: justRegistered, localDocument: localDocument)
         let template = try Self.template(config: config, model: model)
         var state = TaskState(splitter: SectionSplitter(budget: config.sectionTokens))
         var generator: Xoshiro256?
@@ -101,7 +119,7 @@ public final class TaskRun {
                 }
             }
         }
-        let reader = try DocumentReader(path: lifecycle.record.documentPath, tokenizer: model.tokenizer,
+        let reader = try DocumentReader(path: lifecycle.documentPath, tokenizer: model.tokenizer,
                                         replaceInvalid: config.replaceInvalid, restoring: checkpoint?.tokenizerState, blockSize: 1 << 14)
         let run = try TaskRun(lifecycle: lifecycle, model: model, config: config, reader: reader, threads: threads,
                               template: template, state: state, generator: generator)
