@@ -367,6 +367,10 @@ public final class PostgresStore: @unchecked Sendable {
                 return StoreError(code: .authentication, path: at, message: "Could not authenticate to the PostgreSQL server at \(at) as \(url.user); check the password in the URL, PGPASSWORD or ~/.pgpass.", runID: runID)
             case .connectionError, .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
                 let cause = error.underlying.map { " (\(Self.describe($0)))" } ?? ""
+                if let underlying = error.underlying, "\(underlying)".contains("CERTIFICATE_VERIFY_FAILED") {
+                    // A configuration error, not an outage: not retried.
+                    return StoreError(code: .authentication, path: at, message: "The PostgreSQL server at \(at) presented a TLS certificate that could not be verified (sslmode=\(url.sslMode.rawValue) checks it against the system's trusted CAs and the host name); install its CA certificate in the system's trust store, or use sslmode=require to encrypt without verifying.", runID: runID)
+                }
                 return StoreError(code: .unreachable, path: at, message: "Cannot reach the PostgreSQL server at \(at) to \(operation)\(cause); start it, or check the host and port in --db / SINKSTREAM_DB.", runID: runID)
             default:
                 return StoreError(code: .postgres, path: at, message: "Could not \(operation) in the run store \(at) (\(error.code)).", runID: runID)
